@@ -1,0 +1,47 @@
+# The commands a person types. `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install install-dev run test lint format collectstatic clean
+
+# Reinstalled whenever a requirements file changes.
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Development server on the embedded SQLite default (or DATABASE_URL), DJANGO_DEBUG=1.
+run: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py devsetup --base-url http://$(HOST):$(PORT)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The whole test suite; PYTEST_ARGS adds pytest options (e.g. PYTEST_ARGS="-k users -x").
+test: install-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The production deploy step for static files (admin, API docs), served by WhiteNoise.
+collectstatic: install
+	$(BIN)/python manage.py collectstatic --noinput
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,36 @@
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from apikeys.models import APIKey
+from apikeys.services import apikey_verify
+from users.models import User
+
+# One answer for every kind of bad key (contract section 2): it tells an attacker nothing.
+INVALID_KEY_DETAIL = "The API key is missing, malformed, unknown, revoked or expired"
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <key>` (contract section 2).
+
+    None only when there is no Authorization header at all; any other header that does not
+    carry a valid key (another scheme included) is AuthenticationFailed.
+    """
+
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, APIKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != self.keyword:
+            raise AuthenticationFailed(INVALID_KEY_DETAIL)
+        api_key = apikey_verify(plaintext=parts[1])
+        if api_key is None:
+            raise AuthenticationFailed(INVALID_KEY_DETAIL)
+        return api_key.owner, api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        # DRF answers 403 instead of 401 without this header.
+        return 'Bearer realm="api"'

@@ -1,0 +1,58 @@
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from apikeys.management.commands._table import format_moment, user_named
+from apikeys.models import APIKey
+from apikeys.services import apikey_issue
+
+MAX_EXPIRY_DAYS = 36500
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue an API key for a user. The key is printed once, alone on the last line of "
+        "stdout (everything else goes to stderr), so scripts can capture it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username", help="The user the key acts as (case-insensitive).")
+        parser.add_argument("--name", default="", help="A label to recognise the key by.")
+        parser.add_argument(
+            "--expires-in",
+            metavar="DAYS",
+            help=f"Days until the key expires, 1 to {MAX_EXPIRY_DAYS}; default: never.",
+        )
+
+    def handle(
+        self, *args: Any, username: str, name: str, expires_in: str | None, **options: Any
+    ) -> None:
+        max_name = APIKey._meta.get_field("name").max_length
+        if len(name) > max_name:
+            raise CommandError(f"--name may be at most {max_name} characters")
+        expires_at = None
+        if expires_in is not None:
+            if not expires_in.isascii() or not expires_in.isdigit():
+                raise CommandError(
+                    f"--expires-in must be a whole number of days, not {expires_in!r}"
+                )
+            days = int(expires_in)
+            if not 1 <= days <= MAX_EXPIRY_DAYS:
+                raise CommandError(f"--expires-in must be from 1 to {MAX_EXPIRY_DAYS} days")
+            expires_at = timezone.now() + timedelta(days=days)
+        user = user_named(username)
+        if not user.is_active:
+            raise CommandError(
+                f"User {user.username!r} is inactive: a key of theirs would not work"
+            )
+
+        issued = apikey_issue(owner=user, name=name, expires_at=expires_at)
+        if options["verbosity"] >= 1:
+            self.stderr.write(
+                f"Issued key {issued.api_key.prefix} for {user.username!r}, expires "
+                f"{format_moment(expires_at) if expires_at else 'never'}. "
+                "Copy it now: it is not stored and cannot be shown again."
+            )
+        self.stdout.write(issued.plaintext)

@@ -1,0 +1,39 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from apikeys.management.commands._table import format_moment, render_table, user_named
+from apikeys.models import APIKey
+
+HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "STATUS"]
+
+
+class Command(BaseCommand):
+    help = "List API keys, newest first: prefix, name, user, dates and status."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--user", metavar="USERNAME", help="Only this user's keys.")
+
+    def handle(self, *args: Any, user: str | None, **options: Any) -> None:
+        keys = APIKey.objects.select_related("owner").order_by("-created_at", "-id")
+        if user is not None:
+            keys = keys.filter(owner=user_named(user))
+        now = timezone.now()
+        rows = [
+            [
+                key.prefix,
+                key.name or "-",
+                key.owner.username,
+                format_moment(key.created_at),
+                format_moment(key.last_used_at),
+                format_moment(key.expires_at),
+                key.status_at(now),
+            ]
+            for key in keys
+        ]
+        if not rows:
+            self.stdout.write("No API keys.")
+            return
+        for line in render_table(HEADER, rows):
+            self.stdout.write(line)

@@ -1,0 +1,28 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apikeys.management.commands._table import format_moment
+from apikeys.models import APIKey
+from apikeys.services import apikey_revoke
+
+
+class Command(BaseCommand):
+    help = (
+        "Revoke an API key by its public prefix (as `listapikeys` shows it). The key stops "
+        "working at once. Revoking a revoked key changes nothing and is not an error."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("prefix", help="The key's public prefix.")
+
+    def handle(self, *args: Any, prefix: str, **options: Any) -> None:
+        api_key = APIKey.objects.select_related("owner").filter(prefix=prefix).first()
+        if api_key is None:
+            raise CommandError(f"No API key has the prefix {prefix!r}")
+        if apikey_revoke(api_key=api_key):
+            self.stdout.write(f"Revoked key {api_key.prefix} of {api_key.owner.username!r}.")
+        else:
+            self.stdout.write(
+                f"Key {api_key.prefix} was already revoked at {format_moment(api_key.revoked_at)}."
+            )

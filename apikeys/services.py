@@ -1,0 +1,136 @@
+"""Issuing, verifying and revoking API keys: the only code that builds a key or a digest.
+
+A key reads `ak_<prefix>_<secret>`: the prefix is a short public id, the secret 43 random
+base62 characters (256 bits from `secrets`) followed by a 6-character CRC32 checksum of
+everything before it, so a mistyped or made-up key is refused without a query and secret
+scanners can recognise a leaked one.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apikeys.models import APIKey
+from users.models import User
+
+KEY_SCHEME = "ak"
+PREFIX_LENGTH = 8
+RANDOM_LENGTH = 43  # 43 base62 characters carry 256.03 bits
+CHECKSUM_LENGTH = 6  # base62 of a CRC32
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+ISSUE_ATTEMPTS = 5
+
+SECRET_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH
+_KEY_FORMAT = re.compile(
+    rf"{KEY_SCHEME}_([0-9A-Za-z]{{{PREFIX_LENGTH}}})_[0-9A-Za-z]{{{SECRET_LENGTH}}}"
+)
+
+
+@dataclass(frozen=True)
+class IssuedAPIKey:
+    api_key: APIKey
+    plaintext: str  # shown once to whoever asked for the key, never stored
+
+
+def apikey_issue(
+    *, owner: User, name: str = "", expires_at: datetime | None = None
+) -> IssuedAPIKey:
+    """Create a key for `owner`; the returned plaintext is the only copy there will be."""
+    for _attempt in range(ISSUE_ATTEMPTS):
+        prefix = _random_base62(PREFIX_LENGTH)
+        unchecked = f"{KEY_SCHEME}_{prefix}_{_random_base62(RANDOM_LENGTH)}"
+        plaintext = unchecked + _checksum(unchecked)
+        try:
+            with transaction.atomic():
+                api_key = APIKey.objects.create(
+                    owner=owner,
+                    name=name,
+                    prefix=prefix,
+                    digest=apikey_digest(plaintext),
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            if APIKey.objects.filter(prefix=prefix).exists():
+                continue  # the public prefix collided with an existing key's: draw again
+            raise
+        return IssuedAPIKey(api_key=api_key, plaintext=plaintext)
+    raise RuntimeError(f"No free key prefix found in {ISSUE_ATTEMPTS} attempts")
+
+
+def apikey_verify(*, plaintext: str) -> APIKey | None:
+    """The usable key (with its owner loaded) that `plaintext` is, or None.
+
+    The checksum first (no query for a mistyped or made-up key), then one indexed query by
+    prefix, then a constant-time comparison of digests.
+    """
+    prefix = _checked_prefix(plaintext)
+    if prefix is None:
+        return None
+    try:
+        api_key = APIKey.objects.select_related("owner").get(prefix=prefix)
+    except APIKey.DoesNotExist:
+        return None
+    if not hmac.compare_digest(api_key.digest, apikey_digest(plaintext)):
+        return None
+    now = timezone.now()
+    if api_key.status_at(now) != APIKey.Status.ACTIVE or not api_key.owner.is_active:
+        return None
+    _apikey_touch(api_key, now)
+    return api_key
+
+
+def apikey_revoke(*, api_key: APIKey) -> bool:
+    """Revoke the key at once; False when it was revoked already (revocation is one-way)."""
+    now = timezone.now()
+    revoked = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        api_key.revoked_at = now
+    return bool(revoked)
+
+
+def apikey_digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _apikey_touch(api_key: APIKey, now: datetime) -> None:
+    """Refresh last_used_at at most once a minute, with one conditional UPDATE."""
+    stale_before = now - LAST_USED_RESOLUTION
+    if api_key.last_used_at is not None and api_key.last_used_at > stale_before:
+        return
+    APIKey.objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale_before)
+    ).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+def _checked_prefix(plaintext: str) -> str | None:
+    match = _KEY_FORMAT.fullmatch(plaintext)
+    if match is None:
+        return None
+    unchecked, checksum = plaintext[:-CHECKSUM_LENGTH], plaintext[-CHECKSUM_LENGTH:]
+    if not hmac.compare_digest(_checksum(unchecked), checksum):
+        return None
+    return match.group(1)
+
+
+def _checksum(text: str) -> str:
+    value = zlib.crc32(text.encode())
+    digits = []
+    for _ in range(CHECKSUM_LENGTH):
+        value, remainder = divmod(value, len(BASE62))
+        digits.append(BASE62[remainder])
+    return "".join(reversed(digits))
+
+
+def _random_base62(length: int) -> str:
+    return "".join(secrets.choice(BASE62) for _ in range(length))

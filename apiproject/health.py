@@ -1,0 +1,49 @@
+"""Liveness and readiness probes (contract section 7): public, no key, not rate limited."""
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from apiproject.errors import error_response
+
+logger = logging.getLogger(__name__)
+
+
+def check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+# Each check raises on failure; the name is what /readyz reports.
+READINESS_CHECKS: dict[str, Callable[[], None]] = {"database": check_database}
+READINESS_ERRORS: tuple[type[Exception], ...] = (DatabaseError,)
+
+
+def _method_not_allowed(request: HttpRequest) -> HttpResponse | None:
+    if request.method in {"GET", "HEAD"}:
+        return None
+    response = error_response(HTTPStatus.METHOD_NOT_ALLOWED)
+    response["Allow"] = "GET, HEAD"
+    return response
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return _method_not_allowed(request) or JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    if refused := _method_not_allowed(request):
+        return refused
+    for name, check in READINESS_CHECKS.items():
+        try:
+            check()
+        except READINESS_ERRORS as exc:
+            logger.warning("Readiness check %s failed: %s", name, exc)
+            return error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE, details=f"The {name} is not ready"
+            )
+    return JsonResponse({"status": "ok", "checks": dict.fromkeys(READINESS_CHECKS, "ok")})

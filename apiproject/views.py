@@ -1,0 +1,52 @@
+"""The base of every /api/v1 viewset, and the JSON 404 for paths that match no operation."""
+
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
+
+from apiproject.errors import error_response
+
+
+class APIViewSet(viewsets.GenericViewSet):
+    """A GenericViewSet whose checks run in the contract's order (section 5).
+
+    DRF's `initial()` checks permissions before throttles, and the method only after both;
+    the contract wants 406, then 401, then the key's 429, then 405, then 403.
+    """
+
+    # No OPTIONS or TRACE: JSON operations only, everything else is 405.
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        self.perform_authentication(request)
+        self.check_throttles(request)
+        self.check_method(request)
+        self.check_permissions(request)
+
+    def perform_authentication(self, request: Request) -> None:
+        # Every operation needs a key, so "no key" is decided here rather than by a
+        # permission class, which would only run after the method check.
+        if request.user is None:
+            raise exceptions.NotAuthenticated("Send the header 'Authorization: Bearer <key>'")
+
+    def check_method(self, request: Request) -> None:
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            self.http_method_not_allowed(request)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Every /api/ path that matches no operation: 404 before any other check."""
+    return error_response(HTTPStatus.NOT_FOUND, details="No API operation at this path")

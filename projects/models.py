@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Project(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="projects",
+        # The (owner, -created_at, -id) index below serves every lookup by owner.
+        db_index=False,
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "This owner's projects, newest first" reads only this owner's rows, in order.
+            models.Index(
+                "owner",
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="project_owner_newest_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,77 @@
+"""Shared fixtures. Tests talk to the configured database (SQLite by default, PostgreSQL with
+DATABASE_URL=postgres://...) over real connections; nothing here mocks the database."""
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apikeys.services import IssuedAPIKey, apikey_issue
+from tests.factories import UserFactory
+from users.models import User
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings: object) -> None:
+    # Production's manifest storage needs `collectstatic` output; tests render admin and docs
+    # pages straight from the apps' static folders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgresql") and connection.vendor != "postgresql":
+        # CI runs these in its PostgreSQL pass and deselects them (-m "not postgresql") on SQLite.
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_user(db: None) -> User:
+    return UserFactory(staff=True, permissions=["view_user", "add_user"])
+
+
+@pytest.fixture
+def issue_key(db: None) -> Callable[..., IssuedAPIKey]:
+    def issue(owner: User, **kwargs: object) -> IssuedAPIKey:
+        return apikey_issue(owner=owner, **kwargs)
+
+    return issue
+
+
+@pytest.fixture
+def client_for(issue_key: Callable[..., IssuedAPIKey]) -> Callable[[User], APIClient]:
+    """An API client carrying a fresh key of the given user."""
+
+    def make(owner: User) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_key(owner).plaintext}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user_client(user: User, client_for: Callable[[User], APIClient]) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def staff_client(staff_user: User, client_for: Callable[[User], APIClient]) -> APIClient:
+    return client_for(staff_user)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()

@@ -1,0 +1,46 @@
+from http import HTTPStatus
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apiproject.views import APIViewSet
+from users.permissions import CanCreateUser, CanReadUser
+from users.selectors import user_get
+from users.serializers import UserCreateSerializer, UserSerializer
+from users.services import user_create
+
+
+class UserViewSet(APIViewSet):
+    serializer_class = UserSerializer
+    lookup_url_kwarg = "user_id"
+    # Anything up to the next slash: "1.5" must reach the permission check, not become a
+    # format suffix or a router 404.
+    lookup_value_regex = "[^/]+"
+
+    def get_permissions(self) -> list:
+        if self.action == "create":
+            return [CanCreateUser()]
+        return [CanReadUser()]
+
+    @extend_schema(responses={200: UserSerializer})
+    def retrieve(self, request: Request, user_id: str) -> Response:
+        user = user_get(user_id=user_id)
+        if user is None:
+            raise exceptions.NotFound(f"No user has the id '{user_id}'")
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        request=UserCreateSerializer,
+        responses={201: OpenApiResponse(UserSerializer, description="The new user.")},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = UserCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_create(**serializer.validated_data)
+        location = reverse("user-detail", kwargs={"user_id": user.pk})
+        return Response(
+            UserSerializer(user).data, status=HTTPStatus.CREATED, headers={"Location": location}
+        )
