@@ -22,5 +22,8 @@ class RequestIDLogFilter(logging.Filter):
     """Puts the current request's id on every log record as `request_id`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
+        # Django logs 4xx/5xx responses (logger django.request) after the middleware has
+        # returned, with the request attached to the record.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or current_request_id.get()
         return True

@@ -69,7 +69,7 @@ class UserCreateSerializer(serializers.Serializer):
             problems = self._password_problems(present)
             if problems:
                 errors["password"] = problems
-        for name in sorted(present.keys() - self.fields.keys()):
+        for name in sorted(data.keys() - self.fields.keys()):
             errors[name] = ["Unknown field."]
         if errors:
             raise serializers.ValidationError(errors)
