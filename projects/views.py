@@ -1,12 +1,19 @@
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
+from apiproject.schema import error_responses
 from apiproject.views import APIViewSet
 from projects.models import Project
 from projects.selectors import project_list
 from projects.serializers import ProjectSerializer
 
 
+@extend_schema_view(
+    list=extend_schema(
+        responses={200: ProjectSerializer(many=True), **error_responses(400, 401, 429)}
+    )
+)
 class ProjectViewSet(mixins.ListModelMixin, APIViewSet):
     """The key user's own projects, page by page (contract section 4)."""
 

@@ -6,6 +6,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apiproject.schema import error_responses
 from apiproject.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
 from users.selectors import user_get
@@ -25,7 +26,7 @@ class UserViewSet(APIViewSet):
             return [CanCreateUser()]
         return [CanReadUser()]
 
-    @extend_schema(responses={200: UserSerializer})
+    @extend_schema(responses={200: UserSerializer, **error_responses(401, 403, 404, 429)})
     def retrieve(self, request: Request, user_id: str) -> Response:
         user = user_get(user_id=user_id)
         if user is None:
@@ -34,7 +35,10 @@ class UserViewSet(APIViewSet):
 
     @extend_schema(
         request=UserCreateSerializer,
-        responses={201: OpenApiResponse(UserSerializer, description="The new user.")},
+        responses={
+            201: OpenApiResponse(UserSerializer, description="The new user."),
+            **error_responses(400, 401, 403, 413, 415, 429),
+        },
     )
     def create(self, request: Request) -> Response:
         serializer = UserCreateSerializer(data=request.data)
