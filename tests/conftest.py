@@ -26,6 +26,12 @@ def _static_files_without_collectstatic(settings: object) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: object) -> None:
+    # Many tests make users with passwords; the production hasher's cost is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _postgresql_only(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgresql") and connection.vendor != "postgresql":
         # CI runs these in its PostgreSQL pass and deselects them (-m "not postgresql") on SQLite.

@@ -1,0 +1,282 @@
+"""Contract section 2: `Authorization: Bearer <key>`, and one answer for every bad header."""
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from apikeys import services
+from apikeys.services import apikey_revoke
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+NO_KEY_CHALLENGE = 'Bearer realm="api"'
+INVALID_KEY_CHALLENGE = 'Bearer realm="api", error="invalid_token"'
+WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+LAST_USED_UPDATE = re.compile(r'^UPDATE "apikeys_apikey" SET "last_used_at" = [^,]+ WHERE ')
+
+
+def get_projects(authorization: str | None = None):
+    client = APIClient()
+    if authorization is not None:
+        client.credentials(HTTP_AUTHORIZATION=authorization)
+    return client.get(reverse("project-list"))
+
+
+def forged_key(prefix: str) -> str:
+    """A well-formed key with a correct checksum that nobody issued."""
+    unchecked = f"ak_{prefix}_{services._random_base62(services.RANDOM_LENGTH)}"
+    return unchecked + services._checksum(unchecked)
+
+
+def other_character(character: str) -> str:
+    return "A" if character != "A" else "B"
+
+
+def sql_of(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def valid_key_then_a_second_token(issue_key, user, clock) -> str:
+    return f"Bearer {issue_key(user).plaintext} extra"
+
+
+def token_scheme_with_a_valid_key(issue_key, user, clock) -> str:
+    return f"Token {issue_key(user).plaintext}"
+
+
+def bad_checksum(issue_key, user, clock) -> str:
+    key = issue_key(user).plaintext
+    return f"Bearer {key[:-1]}{other_character(key[-1])}"
+
+
+def unknown_prefix(issue_key, user, clock) -> str:
+    issue_key(user)  # a key exists, just not this one
+    return f"Bearer {forged_key(services._random_base62(services.PREFIX_LENGTH))}"
+
+
+def wrong_secret_for_an_existing_prefix(issue_key, user, clock) -> str:
+    return f"Bearer {forged_key(issue_key(user).api_key.prefix)}"
+
+
+def revoked_key(issue_key, user, clock) -> str:
+    issued = issue_key(user)
+    apikey_revoke(api_key=issued.api_key)
+    return f"Bearer {issued.plaintext}"
+
+
+def expired_key(issue_key, user, clock) -> str:
+    issued = issue_key(user, expires_at=NOW + timedelta(hours=1))
+    clock.move_to(NOW + timedelta(hours=1, seconds=1), tick=False)
+    return f"Bearer {issued.plaintext}"
+
+
+def key_of_an_inactive_user(issue_key, user, clock) -> str:
+    return f"Bearer {issue_key(UserFactory(is_active=False)).plaintext}"
+
+
+# Each builds, from (issue_key, user, time_machine), an Authorization header to be refused.
+INVALID_HEADERS: dict[str, Callable[..., str]] = {
+    "empty value": lambda issue_key, user, clock: "",
+    "bearer alone": lambda issue_key, user, clock: "Bearer",
+    "two tokens": lambda issue_key, user, clock: "Bearer a b",
+    "basic scheme": lambda issue_key, user, clock: "Basic dXNlcjpwYXNz",
+    "valid key then a second token": valid_key_then_a_second_token,
+    "token scheme with a valid key": token_scheme_with_a_valid_key,
+    "bad checksum": bad_checksum,
+    "unknown prefix": unknown_prefix,
+    "wrong secret for an existing prefix": wrong_secret_for_an_existing_prefix,
+    "revoked key": revoked_key,
+    "expired key": expired_key,
+    "inactive user": key_of_an_inactive_user,
+}
+
+
+@pytest.fixture
+def frozen_clock(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def invalid_header(request, issue_key, user, frozen_clock) -> str:
+    return INVALID_HEADERS[request.param](issue_key, user, frozen_clock)
+
+
+def test_valid_key_gets_200(user_client):
+    response = user_client.get(reverse("project-list"))
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_request_without_authorization_header_gets_401_authentication_required():
+    response = get_projects()
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["error"]["code"] == "authentication_required"
+
+
+def test_request_without_authorization_header_gets_plain_bearer_challenge():
+    response = get_projects()
+
+    assert response["WWW-Authenticate"] == NO_KEY_CHALLENGE
+
+
+@pytest.mark.parametrize("invalid_header", list(INVALID_HEADERS), indirect=True)
+def test_invalid_authorization_header_gets_401_invalid_api_key(invalid_header):
+    response = get_projects(invalid_header)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize("invalid_header", list(INVALID_HEADERS), indirect=True)
+def test_invalid_authorization_header_gets_invalid_token_challenge(invalid_header):
+    response = get_projects(invalid_header)
+
+    assert response["WWW-Authenticate"] == INVALID_KEY_CHALLENGE
+
+
+@pytest.mark.parametrize("invalid_header", list(INVALID_HEADERS), indirect=True)
+def test_invalid_authorization_header_body_is_the_same_for_every_cause(invalid_header):
+    reference = get_projects("Basic dXNlcjpwYXNz")
+
+    response = get_projects(invalid_header)
+
+    assert response.content == reference.content
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer", "bEaReR"])
+def test_scheme_is_matched_case_insensitively(scheme, user, issue_key):
+    response = get_projects(f"{scheme} {issue_key(user).plaintext}")
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_bad_checksum_key_is_refused_without_a_query(user, issue_key):
+    key = issue_key(user).plaintext
+    tampered = key[:-1] + other_character(key[-1])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = get_projects(f"Bearer {tampered}")
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert sql_of(queries) == []
+
+
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer a b", "Basic dXNlcjpwYXNz", "Bearer not-a-key"]
+)
+def test_malformed_header_is_refused_without_a_query(header):
+    with CaptureQueriesContext(connection) as queries:
+        response = get_projects(header)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert sql_of(queries) == []
+
+
+def test_valid_key_is_looked_up_by_one_select_joined_to_its_user(user, issue_key):
+    key = issue_key(user).plaintext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = get_projects(f"Bearer {key}")
+
+    assert response.status_code == HTTPStatus.OK
+    key_selects = [
+        sql for sql in sql_of(queries) if sql.startswith("SELECT") and "apikeys_apikey" in sql
+    ]
+    assert len(key_selects) == 1
+    assert 'INNER JOIN "users_user"' in key_selects[0]
+    assert '"apikeys_apikey"."prefix" =' in key_selects[0]
+
+
+def test_valid_key_needs_no_separate_user_query(user, issue_key):
+    key = issue_key(user).plaintext
+
+    with CaptureQueriesContext(connection) as queries:
+        get_projects(f"Bearer {key}")
+
+    user_queries = [sql for sql in sql_of(queries) if "users_user" in sql]
+    assert len(user_queries) == 1
+    assert "apikeys_apikey" in user_queries[0]
+
+
+def test_first_use_sets_last_used_at(user, issue_key, frozen_clock):
+    issued = issue_key(user)
+
+    get_projects(f"Bearer {issued.plaintext}")
+
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.last_used_at == NOW
+
+
+def test_first_use_writes_only_last_used_at_with_one_update(user, issue_key, frozen_clock):
+    issued = issue_key(user)
+
+    with CaptureQueriesContext(connection) as queries:
+        get_projects(f"Bearer {issued.plaintext}")
+
+    writes = [sql for sql in sql_of(queries) if WRITE_STATEMENT.match(sql)]
+    assert len(writes) == 1
+    assert LAST_USED_UPDATE.match(writes[0])
+
+
+def test_second_use_within_a_minute_writes_nothing(user, issue_key, frozen_clock):
+    issued = issue_key(user)
+    get_projects(f"Bearer {issued.plaintext}")
+    frozen_clock.move_to(NOW + timedelta(seconds=59), tick=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = get_projects(f"Bearer {issued.plaintext}")
+
+    assert response.status_code == HTTPStatus.OK
+    assert [sql for sql in sql_of(queries) if WRITE_STATEMENT.match(sql)] == []
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.last_used_at == NOW
+
+
+def test_use_after_a_minute_refreshes_last_used_at_with_one_update(user, issue_key, frozen_clock):
+    issued = issue_key(user)
+    get_projects(f"Bearer {issued.plaintext}")
+    later = NOW + timedelta(seconds=61)
+    frozen_clock.move_to(later, tick=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        get_projects(f"Bearer {issued.plaintext}")
+
+    writes = [sql for sql in sql_of(queries) if WRITE_STATEMENT.match(sql)]
+    assert len(writes) == 1
+    assert LAST_USED_UPDATE.match(writes[0])
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.last_used_at == later
+
+
+def test_two_keys_of_one_user_both_work(user, issue_key):
+    first, second = issue_key(user), issue_key(user)
+
+    responses = [get_projects(f"Bearer {issued.plaintext}") for issued in (first, second)]
+
+    assert [response.status_code for response in responses] == [HTTPStatus.OK, HTTPStatus.OK]
+
+
+def test_key_acts_as_its_user(user, user_client):
+    response = user_client.get(reverse("user-detail", kwargs={"user_id": user.pk}))
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["id"] == str(user.pk)
+
+
+def test_key_cannot_read_another_user(user_client):
+    other = UserFactory()
+
+    response = user_client.get(reverse("user-detail", kwargs={"user_id": other.pk}))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN

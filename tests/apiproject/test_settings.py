@@ -1,0 +1,173 @@
+"""Settings read from the environment (run in fresh processes), and the public API docs."""
+
+import os
+import re
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+import yaml
+from django.contrib.staticfiles import finders
+from django.urls import reverse
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PRINT_DATABASE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "database = settings.DATABASES['default']; print(database['ENGINE']); print(database['NAME'])"
+)
+ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)["']""")
+
+
+def run(args: list[str], **environment: str) -> subprocess.CompletedProcess:
+    """`args` under our interpreter, in the project directory, with only `environment`'s
+    DJANGO_* and DATABASE_URL variables."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("DJANGO_") and name != "DATABASE_URL"
+    }
+    env.update(DJANGO_SETTINGS_MODULE="apiproject.settings", **environment)
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def django_setup(**environment: str) -> subprocess.CompletedProcess:
+    return run(["-c", "import django; django.setup()"], **environment)
+
+
+# --- settings from the environment ----------------------------------------------------------
+
+
+def test_settings_refuse_to_start_without_a_secret_key_outside_debug():
+    result = django_setup()
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_settings_start_without_a_secret_key_in_debug():
+    result = django_setup(DJANGO_DEBUG="1")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_settings_refuse_a_debug_flag_that_is_neither_on_nor_off():
+    result = django_setup(DJANGO_DEBUG="maybe", DJANGO_SECRET_KEY="x")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DJANGO_DEBUG" in result.stderr
+
+
+def test_manage_check_is_clean_with_a_secret_key():
+    result = run(["manage.py", "check"], DJANGO_SECRET_KEY="x")
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_database_url_selects_postgresql():
+    result = run(
+        ["-c", PRINT_DATABASE],
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL="postgres://someone:pw@db.example:5432/somedb",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["django.db.backends.postgresql", "somedb"]
+
+
+def test_default_database_is_sqlite_beside_manage_py():
+    result = run(["-c", PRINT_DATABASE], DJANGO_SECRET_KEY="x")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "django.db.backends.sqlite3",
+        str(PROJECT_DIR / "db.sqlite3"),
+    ]
+
+
+# --- /api/schema and /api/docs are public ---------------------------------------------------
+
+
+@pytest.fixture
+def schema_response(anonymous_client):
+    return anonymous_client.get(reverse("schema"))
+
+
+@pytest.fixture
+def schema(schema_response) -> dict:
+    return yaml.safe_load(schema_response.content)
+
+
+@pytest.fixture
+def docs_response(anonymous_client):
+    return anonymous_client.get(reverse("docs"))
+
+
+@pytest.fixture
+def docs_asset_urls(docs_response) -> list[str]:
+    return ASSET_URL.findall(docs_response.content.decode())
+
+
+def test_schema_is_served_without_a_key(schema_response):
+    assert schema_response.status_code == HTTPStatus.OK
+
+
+def test_schema_is_an_openapi_3_document(schema):
+    assert str(schema["openapi"]).startswith("3.")
+
+
+def test_schema_describes_projects_and_users(schema):
+    assert {"/api/v1/projects", "/api/v1/users/{user_id}"} <= set(schema["paths"])
+
+
+def test_schema_declares_a_bearer_security_scheme(schema):
+    schemes = schema["components"]["securitySchemes"].values()
+
+    assert any(s["type"] == "http" and s["scheme"].lower() == "bearer" for s in schemes)
+
+
+def test_schema_ignores_a_bogus_authorization_header(anonymous_client):
+    anonymous_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
+
+    response = anonymous_client.get(reverse("schema"))
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_docs_are_a_swagger_ui_page_served_without_a_key(docs_response):
+    assert docs_response.status_code == HTTPStatus.OK
+    assert docs_response["Content-Type"].startswith("text/html")
+    assert b"swagger-ui" in docs_response.content
+
+
+def test_docs_ignore_a_bogus_authorization_header(anonymous_client):
+    anonymous_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
+
+    response = anonymous_client.get(reverse("docs"))
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_docs_load_their_assets_from_this_project(docs_asset_urls):
+    assert any(url.endswith(".js") for url in docs_asset_urls)
+    assert any(url.endswith(".css") for url in docs_asset_urls)
+    for url in docs_asset_urls:
+        assert url.startswith("/static/"), url
+        assert "://" not in url and not url.startswith("//"), url
+
+
+def test_docs_assets_exist_among_the_static_files(docs_asset_urls):
+    for url in docs_asset_urls:
+        assert finders.find(url.removeprefix("/static/")), url
