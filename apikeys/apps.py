@@ -6,5 +6,6 @@ class APIKeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of the bearer scheme with drf-spectacular.
-        from apikeys import schema  # noqa: F401
+        # Registering: the OpenAPI description of the bearer scheme with drf-spectacular, and
+        # the deploy check that rate limits are shared.
+        from apikeys import checks, schema  # noqa: F401

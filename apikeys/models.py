@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from apikeys.rates import validate_rate
+
 
 class APIKey(models.Model):
     """A bearer key of one user. Only the SHA-256 digest of the whole key is stored."""
@@ -23,6 +25,14 @@ class APIKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # NULL means "the default limit"; there is no empty-string state to mistake for a rate.
+    rate_limit = models.CharField(  # noqa: DJ001
+        max_length=16,
+        null=True,
+        blank=True,
+        validators=[validate_rate],
+        help_text="This key's own limit as N/m (N requests a minute); empty: the default.",
+    )
 
     class Meta:
         verbose_name = "API key"

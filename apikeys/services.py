@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apikeys.models import APIKey
+from apikeys.rates import validate_rate
 from users.models import User
 
 KEY_SCHEME = "ak"
@@ -43,9 +44,18 @@ class IssuedAPIKey:
 
 
 def apikey_issue(
-    *, owner: User, name: str = "", expires_at: datetime | None = None
+    *,
+    owner: User,
+    name: str = "",
+    expires_at: datetime | None = None,
+    rate_limit: str | None = None,
 ) -> IssuedAPIKey:
-    """Create a key for `owner`; the returned plaintext is the only copy there will be."""
+    """Create a key for `owner`; the returned plaintext is the only copy there will be.
+
+    `rate_limit` (N/m) overrides API_RATE_LIMIT for this key; a bad one is a ValidationError.
+    """
+    if rate_limit is not None:
+        validate_rate(rate_limit)
     for _attempt in range(ISSUE_ATTEMPTS):
         prefix = _random_base62(PREFIX_LENGTH)
         unchecked = f"{KEY_SCHEME}_{prefix}_{_random_base62(RANDOM_LENGTH)}"
@@ -58,6 +68,7 @@ def apikey_issue(
                     prefix=prefix,
                     digest=apikey_digest(plaintext),
                     expires_at=expires_at,
+                    rate_limit=rate_limit,
                 )
         except IntegrityError:
             if APIKey.objects.filter(prefix=prefix).exists():

@@ -1,12 +1,15 @@
 """Liveness and readiness probes (contract section 7): public, no key, not rate limited."""
 
 import logging
+import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apiproject.cache import CACHE_ERRORS
 from apiproject.errors import error_response
 
 logger = logging.getLogger(__name__)
@@ -18,9 +21,26 @@ def check_database() -> None:
         cursor.fetchone()
 
 
+class CacheCheckFailed(Exception):
+    pass
+
+
+def check_cache() -> None:
+    """A real write and read: the rate-limit counters need both. A key of its own per probe,
+    so probes of several processes at once cannot disturb each other."""
+    key = f"readyz:{uuid.uuid4().hex}"
+    cache.set(key, key, timeout=10)
+    if cache.get(key) != key:
+        raise CacheCheckFailed("the value written was not read back")
+    cache.delete(key)
+
+
 # Each check raises on failure; the name is what /readyz reports.
-READINESS_CHECKS: dict[str, Callable[[], None]] = {"database": check_database}
-READINESS_ERRORS: tuple[type[Exception], ...] = (DatabaseError,)
+READINESS_CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "cache": check_cache,
+}
+READINESS_ERRORS: tuple[type[Exception], ...] = (DatabaseError, CacheCheckFailed, *CACHE_ERRORS)
 
 
 def _method_not_allowed(request: HttpRequest) -> HttpResponse | None:

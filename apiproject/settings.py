@@ -6,6 +6,10 @@ Environment variables (README.md has the full list):
     DJANGO_ALLOWED_HOSTS    comma-separated host names.
     DATABASE_URL            default: the embedded SQLite file db.sqlite3 beside manage.py.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
+    REDIS_URL               the shared cache for rate limits; unset: process memory.
+    API_RATE_LIMIT          requests per API key, default 100/m.
+    API_FAILED_AUTH_RATE_LIMIT  failed authentications per client IP, default 60/m.
+    API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
 """
 
 import os
@@ -13,6 +17,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from apikeys.rates import requests_per_minute
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +51,25 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    value = os.environ.get(name) or default
+    try:
+        requests_per_minute(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return value
+
+
 # --- Core ---------------------------------------------------------------------------------------
 
 DEBUG = env_flag("DJANGO_DEBUG")
@@ -72,6 +97,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_ratelimit",
     "apiproject",
     "users",
     "projects",
@@ -134,6 +160,38 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache and rate limiting (contract section 6) ---------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    # Shared by every process and host, so a key's budget holds across all of them.
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                # A silent Redis must not hang the workers: requests go on without counting.
+                "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.25),
+                "SOCKET_TIMEOUT": env_float("REDIS_TIMEOUT", 0.25),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # django-ratelimit refuses caches that processes do not share. The development default
+    # is one process on purpose; `check --deploy` still warns (apikeys.W001) without DEBUG.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "100/m")
+API_FAILED_AUTH_RATE_LIMIT = env_rate("API_FAILED_AUTH_RATE_LIMIT", "60/m")
+# Behind N proxies that each append to X-Forwarded-For, the client is the Nth address from
+# the right; with 0 it is the socket's peer address.
+API_TRUSTED_PROXY_COUNT = env_int("API_TRUSTED_PROXY_COUNT", 0)
+if API_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("API_TRUSTED_PROXY_COUNT must be 0 or more")
+# When the cache answers nothing, our throttle serves the request and logs one warning.
+RATELIMIT_FAIL_OPEN = True
+
 # --- Users and passwords ------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "users.User"
@@ -181,7 +239,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["apiproject.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apiproject.pagination.PageLimitPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.APIKeyRateThrottle"],
     # OPTIONS answers 405 like any method an endpoint does not serve.
     "DEFAULT_METADATA_CLASS": None,
     "EXCEPTION_HANDLER": "apiproject.errors.api_exception_handler",

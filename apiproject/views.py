@@ -7,7 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 
+from apikeys.throttling import FailedAuthenticationThrottle
 from apiproject.errors import error_response
 
 
@@ -15,7 +17,9 @@ class APIViewSet(viewsets.GenericViewSet):
     """A GenericViewSet whose checks run in the contract's order (section 5).
 
     DRF's `initial()` checks permissions before throttles, and the method only after both;
-    the contract wants 406, then 401, then the key's 429, then 405, then 403.
+    the contract wants 406, then 401 (or the IP budget's 429), then the key's 429, then 405,
+    then 403. Counting right after the key is verified also gives every operation's answer,
+    403 and 405 included, its X-RateLimit headers.
     """
 
     # No OPTIONS or TRACE: JSON operations only, everything else is 405.
@@ -35,10 +39,26 @@ class APIViewSet(viewsets.GenericViewSet):
         self.check_permissions(request)
 
     def perform_authentication(self, request: Request) -> None:
-        # Every operation needs a key, so "no key" is decided here rather than by a
-        # permission class, which would only run after the method check.
-        if request.user is None:
-            raise exceptions.NotAuthenticated("Send the header 'Authorization: Bearer <key>'")
+        try:
+            # Every operation needs a key, so "no key" is decided here rather than by a
+            # permission class, which would only run after the method check.
+            if request.user is None:
+                raise exceptions.NotAuthenticated("Send the header 'Authorization: Bearer <key>'")
+        except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed):
+            throttle = FailedAuthenticationThrottle()
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
+            raise
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        usage = getattr(request, "rate_limit_usage", None)
+        if usage is not None:
+            for header, value in usage.headers().items():
+                response[header] = value
+        return response
 
     def check_method(self, request: Request) -> None:
         method = request.method.lower()

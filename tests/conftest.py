@@ -5,6 +5,9 @@ import os
 from collections.abc import Callable
 
 import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -23,6 +26,30 @@ def _static_files_without_collectstatic(settings: object) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters() -> None:
+    # With REDIS_URL set this empties that Redis database: tests get one of their own (CI: /15).
+    cache.clear()
+
+
+def redis_unavailable_reason() -> str | None:
+    if not django_settings.REDIS_URL:
+        return "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(django_settings.REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        return f"needs Redis, and {django_settings.REDIS_URL} does not answer: {exc}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _redis_only(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("redis") and (reason := redis_unavailable_reason()):
+        if IN_CI:
+            pytest.fail(f"CI requires Redis: {reason}")
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

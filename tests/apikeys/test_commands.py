@@ -24,7 +24,7 @@ from tests.factories import UserFactory
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]+_[A-Za-z0-9]+")
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "STATUS"]
+HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
 COLUMN_GAP = re.compile(r" {2,}")
 
 

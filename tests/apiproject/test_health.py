@@ -12,11 +12,11 @@ def test_healthz_is_ok_without_a_key(anonymous_client):
 
 
 @pytest.mark.django_db
-def test_readyz_checks_the_database(anonymous_client):
+def test_readyz_checks_the_database_and_the_cache(anonymous_client):
     response = anonymous_client.get("/readyz")
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apikeys.management.commands._table import format_moment, user_named
 from apikeys.models import APIKey
+from apikeys.rates import requests_per_minute
 from apikeys.services import apikey_issue
 
 MAX_EXPIRY_DAYS = 36500
@@ -25,9 +26,21 @@ class Command(BaseCommand):
             metavar="DAYS",
             help=f"Days until the key expires, 1 to {MAX_EXPIRY_DAYS}; default: never.",
         )
+        parser.add_argument(
+            "--rate-limit",
+            metavar="N/m",
+            help="This key's own limit, N requests a minute (1 to 1000000/m); "
+            "default: API_RATE_LIMIT.",
+        )
 
     def handle(
-        self, *args: Any, username: str, name: str, expires_in: str | None, **options: Any
+        self,
+        *args: Any,
+        username: str,
+        name: str,
+        expires_in: str | None,
+        rate_limit: str | None,
+        **options: Any,
     ) -> None:
         max_name = APIKey._meta.get_field("name").max_length
         if len(name) > max_name:
@@ -42,13 +55,18 @@ class Command(BaseCommand):
             if not 1 <= days <= MAX_EXPIRY_DAYS:
                 raise CommandError(f"--expires-in must be from 1 to {MAX_EXPIRY_DAYS} days")
             expires_at = timezone.now() + timedelta(days=days)
+        if rate_limit is not None:
+            try:
+                requests_per_minute(rate_limit)
+            except ValueError as exc:
+                raise CommandError(f"--rate-limit: {exc}") from None
         user = user_named(username)
         if not user.is_active:
             raise CommandError(
                 f"User {user.username!r} is inactive: a key of theirs would not work"
             )
 
-        issued = apikey_issue(owner=user, name=name, expires_at=expires_at)
+        issued = apikey_issue(owner=user, name=name, expires_at=expires_at, rate_limit=rate_limit)
         if options["verbosity"] >= 1:
             self.stderr.write(
                 f"Issued key {issued.api_key.prefix} for {user.username!r}, expires "

@@ -6,11 +6,11 @@ from django.utils import timezone
 from apikeys.management.commands._table import format_moment, render_table, user_named
 from apikeys.models import APIKey
 
-HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "STATUS"]
+HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
 
 
 class Command(BaseCommand):
-    help = "List API keys, newest first: prefix, name, user, dates and status."
+    help = "List API keys, newest first: prefix, name, user, dates, rate limit and status."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--user", metavar="USERNAME", help="Only this user's keys.")
@@ -28,6 +28,7 @@ class Command(BaseCommand):
                 format_moment(key.created_at),
                 format_moment(key.last_used_at),
                 format_moment(key.expires_at),
+                key.rate_limit or "default",
                 key.status_at(now),
             ]
             for key in keys
