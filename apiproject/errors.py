@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -32,6 +34,12 @@ ERROR_CODES: dict[int, tuple[str, str]] = {
 # As DRF renders it, so every error body reads the same.
 COMPACT_JSON = {"separators": (",", ":")}
 INVALID_API_KEY = ("invalid_api_key", "Authentication failed")
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the service accepts."
+    default_code = "payload_too_large"
 
 
 def error_body(
@@ -69,6 +77,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        # DRF's JSON parser reads request.body, which enforces DATA_UPLOAD_MAX_MEMORY_SIZE.
+        exc = PayloadTooLarge(
+            f"The request body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+        )
     if not isinstance(exc, exceptions.APIException):
         return None
 
