@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format collectstatic clean
+.PHONY: install install-dev run test bench lint format collectstatic clean
 
 # Reinstalled whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -30,6 +30,10 @@ run: install
 # The whole test suite; PYTEST_ARGS adds pytest options (e.g. PYTEST_ARGS="-k users -x").
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Prints what the API-key rate limit costs a request (REDIS_URL=... to measure Redis).
+bench: install-dev
+	$(BIN)/python -m tests.benchmarks.throttle_overhead
 
 lint: install-dev
 	$(BIN)/ruff check .

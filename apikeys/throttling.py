@@ -68,7 +68,9 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
         logger.warning("Rate limit not applied, the cache answered nothing")
         return None
     # django-ratelimit's window is named by its last second, which still belongs to it
-    # (time_left is 0 there): the new count starts one second later.
+    # (time_left is 0 there): the new count starts one second later. Should a second begin
+    # between its clock reading and this one, Reset comes out a second late, never early,
+    # so a client waiting Retry-After is still served.
     reset = int(time.time()) + usage["time_left"] + 1
     return RateLimitUsage(limit=usage["limit"], count=usage["count"], reset=reset)
 

@@ -1,0 +1,460 @@
+"""Contract section 6 across real server processes: two gunicorn servers (two workers each)
+share one Redis, so a key's budget holds across all four processes; a server whose Redis is
+unreachable or silent still serves every request, without rate-limit headers.
+
+The servers use a SQLite file of their own and Redis from REDIS_URL. In-process tests flush
+that Redis database before each test (conftest), so every test here counts with a key
+nobody else has used.
+"""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import IN_CI, redis_unavailable_reason
+
+pytestmark = pytest.mark.redis
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECTS_PATH = "/api/v1/projects"
+HOST = "127.0.0.1"
+USERNAME = "alice"
+DEFAULT_LIMIT = 100
+BURST_SIZE = 300
+BURST_THREADS = 30
+OWN_LIMIT = 5
+OWN_LIMIT_REQUESTS = 20
+FAIL_OPEN_REQUESTS = 20
+SILENT_REDIS_REQUESTS = 3  # each waits out a socket timeout
+SERVER_START_TIMEOUT = 20.0
+REQUEST_TIMEOUT = 10.0
+SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
+# Nothing listens on port 1: connections are refused at once.
+REFUSING_REDIS_URL = "redis://127.0.0.1:1/0"
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# A window's X-RateLimit-Reset is read from two clock readings, which may straddle a second;
+# windows of one key are 60 s apart, so resets this close belong to the same window.
+SAME_WINDOW_SLACK = 2
+
+
+@dataclass(frozen=True)
+class Reply:
+    server: int  # the port that answered
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    sent_at: float
+    elapsed: float
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def int_header(self, name: str) -> int:
+        value = self.header(name)
+        assert value is not None, f"{name} missing from a {self.status}"
+        return int(value)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    def get(self, path: str, key: str | None = None) -> Reply:
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
+        sent_at = time.time()
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        return Reply(
+            server=self.port,
+            status=response.status,
+            headers={name.lower(): value for name, value in response.getheaders()},
+            body=body,
+            sent_at=sent_at,
+            elapsed=time.time() - sent_at,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def require_redis() -> None:
+    """The `redis` marker's rule, for module fixtures, which run before the marker's check."""
+    if reason := redis_unavailable_reason():
+        if IN_CI:
+            pytest.fail(f"CI requires Redis: {reason}")
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def environment(database_url: str, redis_url: str | None) -> dict[str, str]:
+    """This process's environment without the project's settings, plus the given ones."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "API_", "REDIS_")) and name != "DATABASE_URL"
+    }
+    env.update(DJANGO_SECRET_KEY="x", DATABASE_URL=database_url, DJANGO_ALLOWED_HOSTS=HOST)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def start_servers(
+    database_url: str, redis_url: str, log_dir: Path, *, count: int, workers: int
+) -> list[Server]:
+    """`count` gunicorn servers, up and answering /healthz."""
+    servers = []
+    for _ in range(count):
+        port = free_port()
+        log_path = log_dir / f"gunicorn-{port}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and project
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "apiproject.wsgi",
+                    "-b",
+                    f"{HOST}:{port}",
+                    "-w",
+                    str(workers),
+                ],
+                cwd=PROJECT_DIR,
+                env=environment(database_url, redis_url),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        servers.append(Server(port=port, process=process, log_path=log_path))
+    try:
+        for server in servers:
+            wait_until_up(server)
+    except BaseException:
+        stop_servers(servers)
+        raise
+    return servers
+
+
+def wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"gunicorn on port {server.port} exited:\n{server.log()}")
+        try:
+            if server.get("/healthz").status == HTTPStatus.OK:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)  # polling for the server to come up, bounded by the deadline
+    pytest.fail(f"gunicorn on port {server.port} did not answer /healthz:\n{server.log()}")
+
+
+def stop_servers(servers: list[Server]) -> None:
+    for server in servers:
+        server.process.terminate()
+    for server in servers:
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+def alternating_gets(servers: list[Server], key: str, count: int, *, threads: int) -> list[Reply]:
+    """`count` GETs of the project list with `key`, request i sent to server i mod n."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [
+            pool.submit(servers[index % len(servers)].get, PROJECTS_PATH, key)
+            for index in range(count)
+        ]
+        return [future.result() for future in futures]
+
+
+def by_window(replies: list[Reply]) -> list[list[Reply]]:
+    """The replies grouped by the rate-limit window (X-RateLimit-Reset) that counted them."""
+    windows: list[list[Reply]] = []
+    last_reset = None
+    for reply in sorted(replies, key=lambda reply: reply.int_header("X-RateLimit-Reset")):
+        reset = reply.int_header("X-RateLimit-Reset")
+        if last_reset is None or reset - last_reset > SAME_WINDOW_SLACK:
+            windows.append([])
+        windows[-1].append(reply)
+        last_reset = reset
+    return windows
+
+
+def statuses(replies: list[Reply]) -> list[int]:
+    return [reply.status for reply in replies]
+
+
+def manage(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=environment(database_url, None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def issue_server_key(database_url: str, *options: str) -> str:
+    """A fresh key of USERNAME from `manage.py createapikey`: its last line of stdout."""
+    result = manage(database_url, "createapikey", USERNAME, *options)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[-1]
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_database(tmp_path_factory) -> str:
+    """DATABASE_URL of a fresh, migrated SQLite file with the user USERNAME."""
+    require_redis()
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('servers') / 'db.sqlite3'}"
+    for command in (
+        ["migrate", "-v0"],
+        ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "a@example.com"],
+    ):
+        result = manage(database_url, *command)
+        assert result.returncode == 0, result.stderr
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def shared_servers(server_database, tmp_path_factory) -> Iterator[list[Server]]:
+    """Two servers of two workers each, counting in the same Redis."""
+    servers = start_servers(
+        server_database,
+        settings.REDIS_URL,
+        tmp_path_factory.mktemp("shared-logs"),
+        count=2,
+        workers=2,
+    )
+    yield servers
+    stop_servers(servers)
+
+
+@pytest.fixture(scope="module")
+def burst(server_database, shared_servers) -> list[Reply]:
+    """BURST_SIZE concurrent requests with one fresh key, alternating between the servers."""
+    key = issue_server_key(server_database)
+    return alternating_gets(shared_servers, key, BURST_SIZE, threads=BURST_THREADS)
+
+
+@pytest.fixture(scope="module")
+def own_limit_replies(server_database, shared_servers) -> list[Reply]:
+    """Sequential requests with a key issued with its own limit, alternating servers."""
+    key = issue_server_key(server_database, "--rate-limit", f"{OWN_LIMIT}/m")
+    return alternating_gets(shared_servers, key, OWN_LIMIT_REQUESTS, threads=1)
+
+
+@pytest.fixture(scope="module")
+def refusing_redis_server(server_database, tmp_path_factory) -> Iterator[Server]:
+    """A one-worker server whose Redis refuses every connection."""
+    (server,) = start_servers(
+        server_database,
+        REFUSING_REDIS_URL,
+        tmp_path_factory.mktemp("refusing-logs"),
+        count=1,
+        workers=1,
+    )
+    yield server
+    stop_servers([server])
+
+
+@pytest.fixture(scope="module")
+def refusing_redis_replies(server_database, refusing_redis_server) -> list[Reply]:
+    key = issue_server_key(server_database)
+    return alternating_gets([refusing_redis_server], key, FAIL_OPEN_REQUESTS, threads=1)
+
+
+@pytest.fixture(scope="module")
+def silent_redis_url() -> Iterator[str]:
+    """A Redis URL whose listener accepts connections and never answers a byte."""
+    listener = socket.socket()
+    listener.bind((HOST, 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+
+    def accept_forever() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: teardown
+                return
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    yield f"redis://{HOST}:{listener.getsockname()[1]}/0"
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+    listener.close()
+    thread.join(timeout=5)
+    for connection in accepted:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def silent_redis_server(server_database, silent_redis_url, tmp_path_factory) -> Iterator[Server]:
+    (server,) = start_servers(
+        server_database,
+        silent_redis_url,
+        tmp_path_factory.mktemp("silent-logs"),
+        count=1,
+        workers=1,
+    )
+    yield server
+    stop_servers([server])
+
+
+# --- one key's budget, shared by two servers of two workers each -----------------------------
+
+
+def test_concurrent_burst_is_answered_only_with_200_or_429(burst):
+    assert set(statuses(burst)) <= {HTTPStatus.OK, HTTPStatus.TOO_MANY_REQUESTS}
+
+
+def test_concurrent_burst_serves_exactly_the_limit_in_each_window(burst):
+    for window in by_window(burst):
+        served = statuses(window).count(HTTPStatus.OK)
+        refused = statuses(window).count(HTTPStatus.TOO_MANY_REQUESTS)
+        assert served == min(DEFAULT_LIMIT, len(window))
+        assert refused == len(window) - served
+
+
+def test_concurrent_burst_counts_remaining_down_once_per_served_request(burst):
+    # The key is fresh, so each window's count starts at 1 with this burst's first request.
+    for window in by_window(burst):
+        remaining = sorted(
+            reply.int_header("X-RateLimit-Remaining")
+            for reply in window
+            if reply.status == HTTPStatus.OK
+        )
+        assert remaining == list(range(DEFAULT_LIMIT - len(remaining), DEFAULT_LIMIT))
+
+
+def test_concurrent_burst_shares_one_count_across_both_servers(burst, shared_servers):
+    for window in by_window(burst):
+        served = [reply for reply in window if reply.status == HTTPStatus.OK]
+        assert len(served) <= DEFAULT_LIMIT
+    for server in shared_servers:
+        answered = statuses([reply for reply in burst if reply.server == server.port])
+        # 300 requests cannot all fit in one or two windows' budgets of 100: every server
+        # refuses some, which it would not if each process counted on its own.
+        assert HTTPStatus.TOO_MANY_REQUESTS in answered, server.port
+        assert HTTPStatus.OK in answered, server.port
+
+
+def test_concurrent_burst_responses_all_carry_the_rate_limit_headers(burst):
+    for reply in burst:
+        for header in RATE_LIMIT_HEADERS:
+            assert reply.header(header) is not None, (header, reply.status)
+        assert reply.int_header("X-RateLimit-Limit") == DEFAULT_LIMIT
+        assert reply.int_header("X-RateLimit-Remaining") >= 0
+
+
+def test_concurrent_burst_refusals_show_nothing_remaining(burst):
+    refused = [reply for reply in burst if reply.status == HTTPStatus.TOO_MANY_REQUESTS]
+
+    assert refused
+    assert {reply.int_header("X-RateLimit-Remaining") for reply in refused} == {0}
+
+
+def test_concurrent_burst_refusals_carry_retry_after_and_the_envelope(burst):
+    refused = [reply for reply in burst if reply.status == HTTPStatus.TOO_MANY_REQUESTS]
+
+    assert refused
+    for reply in refused:
+        retry_after = reply.int_header("Retry-After")
+        reset = reply.int_header("X-RateLimit-Reset")
+        assert 1 <= retry_after <= max(1, reset - int(reply.sent_at))
+        assert reply.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+# --- a key's own limit (createapikey --rate-limit) -------------------------------------------
+
+
+def test_key_with_its_own_limit_is_served_that_many_times_per_window(own_limit_replies):
+    for window in by_window(own_limit_replies):
+        served = statuses(window).count(HTTPStatus.OK)
+        assert served == min(OWN_LIMIT, len(window))
+        assert statuses(window).count(HTTPStatus.TOO_MANY_REQUESTS) == len(window) - served
+
+
+def test_key_with_its_own_limit_reports_it_in_the_limit_header(own_limit_replies):
+    assert {reply.int_header("X-RateLimit-Limit") for reply in own_limit_replies} == {OWN_LIMIT}
+
+
+# --- fail open: Redis refusing connections ----------------------------------------------------
+
+
+def test_refusing_redis_still_serves_every_request(refusing_redis_replies):
+    assert statuses(refusing_redis_replies) == [HTTPStatus.OK] * FAIL_OPEN_REQUESTS
+
+
+def test_refusing_redis_answers_without_rate_limit_headers(refusing_redis_replies):
+    for reply in refusing_redis_replies:
+        for header in RATE_LIMIT_HEADERS:
+            assert reply.header(header) is None, header
+
+
+def test_refusing_redis_logs_one_warning_per_request_without_traceback(
+    refusing_redis_replies, refusing_redis_server
+):
+    log = refusing_redis_server.log()
+    warnings = [line for line in log.splitlines() if " WARNING apikeys.throttling " in line]
+
+    assert len(warnings) == len(refusing_redis_replies)
+    assert "Traceback" not in log
+
+
+# --- fail open: Redis accepting connections and never answering -------------------------------
+
+
+def test_silent_redis_still_serves_each_request_within_two_seconds(
+    server_database, silent_redis_server
+):
+    key = issue_server_key(server_database)
+
+    replies = [silent_redis_server.get(PROJECTS_PATH, key) for _ in range(SILENT_REDIS_REQUESTS)]
+
+    assert statuses(replies) == [HTTPStatus.OK] * SILENT_REDIS_REQUESTS
+    assert max(reply.elapsed for reply in replies) < SLOW_CACHE_BUDGET
+
+
+def test_silent_redis_makes_readyz_503(silent_redis_server):
+    reply = silent_redis_server.get("/readyz")
+
+    assert reply.status == HTTPStatus.SERVICE_UNAVAILABLE
+    assert reply.json()["error"]["code"] == "service_unavailable"
