@@ -7,6 +7,19 @@ from django.utils import timezone
 from apikeys.rates import validate_rate
 
 
+class APIKeyQuerySet(models.QuerySet):
+    def with_status(self, status: str, moment: datetime) -> "APIKeyQuerySet":
+        """The keys whose status (see APIKey.status_at) is `status` at `moment`."""
+        not_revoked = self.filter(revoked_at__isnull=True)
+        if status == APIKey.Status.REVOKED:
+            return self.filter(revoked_at__isnull=False)
+        if status == APIKey.Status.EXPIRED:
+            return not_revoked.filter(expires_at__lte=moment)
+        return not_revoked.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment)
+        )
+
+
 class APIKey(models.Model):
     """A bearer key of one user. Only the SHA-256 digest of the whole key is stored."""
 
@@ -25,6 +38,15 @@ class APIKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Who revoked it, when a person did in admin (NULL for the command line).
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     # NULL means "the default limit"; there is no empty-string state to mistake for a rate.
     rate_limit = models.CharField(  # noqa: DJ001
         max_length=16,
@@ -33,6 +55,8 @@ class APIKey(models.Model):
         validators=[validate_rate],
         help_text="This key's own limit as N/m (N requests a minute); empty: the default.",
     )
+
+    objects = APIKeyQuerySet.as_manager()
 
     class Meta:
         verbose_name = "API key"

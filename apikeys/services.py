@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apikeys.models import APIKey
@@ -100,13 +100,30 @@ def apikey_verify(*, plaintext: str) -> APIKey | None:
     return api_key
 
 
-def apikey_revoke(*, api_key: APIKey) -> bool:
+def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
     """Revoke the key at once; False when it was revoked already (revocation is one-way)."""
-    now = timezone.now()
-    revoked = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    revoked = apikeys_revoke(api_keys=APIKey.objects.filter(pk=api_key.pk), revoked_by=revoked_by)
     if revoked:
-        api_key.revoked_at = now
+        api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return bool(revoked)
+
+
+def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None) -> int:
+    """Revoke, in one UPDATE, every key of `api_keys` not revoked yet; returns how many."""
+    return api_keys.filter(revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=revoked_by
+    )
+
+
+def apikey_update(
+    *, api_key: APIKey, name: str, expires_at: datetime | None, rate_limit: str | None
+) -> None:
+    """Change what staff may change of a key. Writes only those columns, so it cannot undo a
+    revocation or a last_used_at written meanwhile."""
+    if rate_limit is not None:
+        validate_rate(rate_limit)
+    api_key.name, api_key.expires_at, api_key.rate_limit = name, expires_at, rate_limit
+    api_key.save(update_fields=["name", "expires_at", "rate_limit"])
 
 
 def apikey_digest(plaintext: str) -> str:

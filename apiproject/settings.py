@@ -87,7 +87,7 @@ ALLOWED_HOSTS = env_list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apiproject.admin_config.APIAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -191,6 +191,10 @@ if API_TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("API_TRUSTED_PROXY_COUNT must be 0 or more")
 # When the cache answers nothing, our throttle serves the request and logs one warning.
 RATELIMIT_FAIL_OPEN = True
+# Admin login attempts, counted before the password is checked (django-ratelimit rates:
+# 10 attempts per 15 minutes for one username, 30 from one client IP).
+ADMIN_LOGIN_RATE_LIMIT_PER_IP = "30/15m"
+ADMIN_LOGIN_RATE_LIMIT_PER_USERNAME = "10/15m"
 
 # --- Users and passwords ------------------------------------------------------------------------
 
@@ -213,7 +217,7 @@ USE_TZ = True
 # --- Static files (served by the project itself through WhiteNoise) -----------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Development serves straight from the apps' folders; production from `collectstatic`'s

@@ -1,0 +1,16 @@
+from django.contrib import admin
+
+from projects.models import Project
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "created_at"]
+    list_select_related = ["owner"]
+    list_filter = ["created_at"]
+    search_fields = ["name", "owner__username"]
+    # An autocomplete, not a <select> of every user.
+    autocomplete_fields = ["owner"]
+    ordering = ["-created_at", "-id"]
+    # A large table: no COUNT(*) of all of it on every list page.
+    show_full_result_count = False
