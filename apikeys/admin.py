@@ -138,6 +138,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "API key issued",
+            "subtitle": None,
             "opts": self.opts,
             "api_key": obj,
             "plaintext": issued.plaintext,

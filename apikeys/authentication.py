@@ -23,7 +23,9 @@ class APIKeyAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
-        parts = header.split()
+        # RFC 6750: the scheme, one or more spaces, the token. Not str.split(), which would
+        # also split on tabs and non-breaking spaces.
+        parts = [part for part in header.split(" ") if part]
         if len(parts) != 2 or parts[0].lower() != self.keyword:
             raise AuthenticationFailed(INVALID_KEY_DETAIL)
         api_key = apikey_verify(plaintext=parts[1])

@@ -37,6 +37,15 @@ _KEY_FORMAT = re.compile(
 )
 
 
+class Plaintext(str):
+    """A key's plaintext: itself wherever it is shown, but masked in reprs, so a traceback or
+    a debug log of a template context (Django logs the whole context when a variable is
+    missing) never carries it."""
+
+    def __repr__(self) -> str:
+        return repr(f"{self[: len(KEY_SCHEME) + PREFIX_LENGTH + 2]}…")
+
+
 @dataclass(frozen=True)
 class IssuedAPIKey:
     api_key: APIKey
@@ -59,7 +68,7 @@ def apikey_issue(
     for _attempt in range(ISSUE_ATTEMPTS):
         prefix = _random_base62(PREFIX_LENGTH)
         unchecked = f"{KEY_SCHEME}_{prefix}_{_random_base62(RANDOM_LENGTH)}"
-        plaintext = unchecked + _checksum(unchecked)
+        plaintext = Plaintext(unchecked + _checksum(unchecked))
         try:
             with transaction.atomic():
                 api_key = APIKey.objects.create(

@@ -9,8 +9,8 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -77,6 +77,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, BadRequest | SuspiciousOperation) and not isinstance(
+        exc, RequestDataTooBig
+    ):
+        # Too many query fields, say: Django's 400, raised inside the view.
+        exc = exceptions.ParseError(str(exc))
     elif isinstance(exc, RequestDataTooBig):
         # DRF's JSON parser reads request.body, which enforces DATA_UPLOAD_MAX_MEMORY_SIZE.
         exc = PayloadTooLarge(

@@ -99,10 +99,11 @@ class PageLimitPagination(BasePagination):
         if not _DIGITS.fullmatch(value):
             errors[name] = ["Must be a whole number in plain decimal digits."]
             return None
-        if len(value.lstrip("0")) > MAX_PAGE_DIGITS:
+        significant = value.lstrip("0") or "0"
+        if len(significant) > MAX_PAGE_DIGITS:
             errors[name] = [f"Must have at most {MAX_PAGE_DIGITS} digits."]
             return None
-        return int(value)
+        return int(significant)
 
     def _link_header(self) -> str:
         last = max(1, math.ceil(self.total / self.limit))

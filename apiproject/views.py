@@ -13,6 +13,12 @@ from apikeys.throttling import FailedAuthenticationThrottle
 from apiproject.errors import error_response
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = HTTPStatus.LENGTH_REQUIRED
+    default_detail = "Send the body with a Content-Length header, not chunked."
+    default_code = "length_required"
+
+
 class APIViewSet(viewsets.GenericViewSet):
     """A GenericViewSet whose checks run in the contract's order (section 5).
 
@@ -37,6 +43,7 @@ class APIViewSet(viewsets.GenericViewSet):
         self.check_throttles(request)
         self.check_method(request)
         self.check_permissions(request)
+        self.check_body_length(request)
 
     def perform_authentication(self, request: Request) -> None:
         try:
@@ -59,6 +66,13 @@ class APIViewSet(viewsets.GenericViewSet):
             for header, value in usage.headers().items():
                 response[header] = value
         return response
+
+    def check_body_length(self, request: Request) -> None:
+        # Django reads a body only as far as Content-Length says: a chunked body without one
+        # would silently read as empty, and be answered as if nothing had been sent.
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            raise LengthRequired()
 
     def check_method(self, request: Request) -> None:
         method = request.method.lower()

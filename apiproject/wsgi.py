@@ -2,8 +2,13 @@
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apiproject.settings")
 
-application = get_wsgi_application()
+# What django.core.wsgi.get_wsgi_application() does, with our handler.
+django.setup(set_prefix=False)
+
+from apiproject.handlers import APIWSGIHandler  # noqa: E402  (needs the apps loaded)
+
+application = APIWSGIHandler()

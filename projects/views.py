@@ -11,7 +11,7 @@ from projects.serializers import ProjectSerializer
 
 @extend_schema_view(
     list=extend_schema(
-        responses={200: ProjectSerializer(many=True), **error_responses(400, 401, 429)}
+        responses={200: ProjectSerializer(many=True), **error_responses(400, 401, 406, 429)}
     )
 )
 class ProjectViewSet(mixins.ListModelMixin, APIViewSet):

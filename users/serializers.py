@@ -70,7 +70,8 @@ class UserCreateSerializer(serializers.Serializer):
             if problems:
                 errors["password"] = problems
         for name in sorted(data.keys() - self.fields.keys()):
-            errors[name] = ["Unknown field."]
+            # A name with a lone surrogate ("\ud800") cannot be written back as UTF-8.
+            errors[name.encode("utf-8", "backslashreplace").decode()] = ["Unknown field."]
         if errors:
             raise serializers.ValidationError(errors)
         return values
@@ -83,11 +84,19 @@ class UserCreateSerializer(serializers.Serializer):
         return username
 
     def validate_email(self, email: str) -> str:
-        if user_email_taken(email=User.objects.normalize_email(email)):
+        # As stored: lowercasing the domain can lengthen it ("İ" becomes two characters).
+        normalized = User.objects.normalize_email(email)
+        max_length = User._meta.get_field("email").max_length
+        if len(normalized) > max_length:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {max_length} characters.",
+                code="max_length",
+            )
+        if user_email_taken(email=normalized):
             raise serializers.ValidationError(
                 "A user with that email already exists.", code="unique"
             )
-        return email
+        return normalized
 
     @staticmethod
     def _password_problems(present: Mapping[str, Any]) -> list[str]:

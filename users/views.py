@@ -15,6 +15,8 @@ from users.services import user_create
 
 
 class UserViewSet(APIViewSet):
+    """Read a user (the key's own, or anyone for staff); create users (staff)."""
+
     serializer_class = UserSerializer
     lookup_url_kwarg = "user_id"
     # Anything up to the next slash: "1.5" must reach the permission check, not become a
@@ -26,7 +28,7 @@ class UserViewSet(APIViewSet):
             return [CanCreateUser()]
         return [CanReadUser()]
 
-    @extend_schema(responses={200: UserSerializer, **error_responses(401, 403, 404, 429)})
+    @extend_schema(responses={200: UserSerializer, **error_responses(401, 403, 404, 406, 429)})
     def retrieve(self, request: Request, user_id: str) -> Response:
         user = user_get(user_id=user_id)
         if user is None:
@@ -37,7 +39,7 @@ class UserViewSet(APIViewSet):
         request=UserCreateSerializer,
         responses={
             201: OpenApiResponse(UserSerializer, description="The new user."),
-            **error_responses(400, 401, 403, 413, 415, 429),
+            **error_responses(400, 401, 403, 406, 413, 415, 429),
         },
     )
     def create(self, request: Request) -> Response:
