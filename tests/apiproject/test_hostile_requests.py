@@ -7,6 +7,8 @@ from http import HTTPStatus
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from django.urls import reverse
 
 from apiproject.wsgi import application
@@ -32,7 +34,15 @@ def call_wsgi(path: str, query: str = "", **headers: str) -> tuple[int, dict[str
         started["status"] = int(status.split()[0])
         started["headers"] = dict(response_headers)
 
-    body = b"".join(application(environ, start_response))
+    # As Django's test client does: the test's own database connection (and transaction)
+    # must survive the request's start and end.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(application(environ, start_response))
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
     return started["status"], started["headers"], body
 
 

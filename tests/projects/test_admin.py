@@ -1,0 +1,215 @@
+"""Projects in admin: the list (columns, search, filter, newest first), the owner chosen by
+autocomplete, and list pages that stay cheap on a large table."""
+
+import re
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from projects.admin import ProjectAdmin
+from projects.models import Project
+from tests.factories import ProjectFactory, UserFactory
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST_URL = reverse("admin:projects_project_changelist")
+ADD_URL = reverse("admin:projects_project_add")
+AUTOCOMPLETE_URL = reverse("admin:autocomplete")
+OWNER_SELECT = re.compile(r'<select name="owner"[^>]*>(.*?)</select>', re.DOTALL)
+HEADER = re.compile(r'<th scope="col" class="[^"]*column-(\w+)[^"]*">(.*?)</th>', re.DOTALL)
+
+
+def listed_names(response) -> list[str]:
+    return [project.name for project in response.context["cl"].result_list]
+
+
+def autocomplete(client: Client, term: str):
+    return client.get(
+        AUTOCOMPLETE_URL,
+        {"app_label": "projects", "model_name": "project", "field_name": "owner", "term": term},
+    )
+
+
+@pytest.fixture
+def superuser_client(client: Client, db: None) -> Client:
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return UserFactory(username="alice")
+
+
+# --- The changelist -----------------------------------------------------------------------------
+
+
+def test_changelist_shows_name_owner_and_created_columns(superuser_client, alice):
+    ProjectFactory(owner=alice, name="Apollo")
+
+    response = superuser_client.get(CHANGELIST_URL)
+
+    assert response.status_code == HTTPStatus.OK
+    headers = {
+        column: re.sub(r"<[^>]+>", "", html).strip()
+        for column, html in HEADER.findall(response.content.decode())
+    }
+    assert headers == {"name": "Name", "owner": "Owner", "created_at": "Created at"}
+
+
+def test_changelist_row_shows_the_projects_name_and_owner(superuser_client, alice):
+    ProjectFactory(owner=alice, name="Apollo")
+
+    content = superuser_client.get(CHANGELIST_URL).content.decode()
+
+    assert ">Apollo</a></th>" in content
+    assert '<td class="field-owner nowrap">alice</td>' in content
+
+
+def test_search_by_name(superuser_client, alice):
+    ProjectFactory(owner=alice, name="Apollo moon")
+    ProjectFactory(owner=alice, name="Gemini")
+
+    response = superuser_client.get(CHANGELIST_URL, {"q": "apollo"})
+
+    assert listed_names(response) == ["Apollo moon"]
+
+
+def test_changelist_offers_a_created_at_filter(superuser_client, alice):
+    ProjectFactory(owner=alice)
+
+    response = superuser_client.get(CHANGELIST_URL)
+
+    filter_titles = [spec.title for spec in response.context["cl"].filter_specs]
+    assert filter_titles == ["created at"]
+    assert "Past 7 days" in response.content.decode()
+
+
+def test_created_at_filter_past_7_days_leaves_out_older_projects(superuser_client, alice):
+    ProjectFactory(owner=alice, name="Recent")
+    ProjectFactory(owner=alice, name="Old", created_at=datetime(2020, 1, 1, tzinfo=UTC))
+    changelist = superuser_client.get(CHANGELIST_URL).context["cl"]
+    [created_at_filter] = changelist.filter_specs
+    past_7_days = next(
+        choice["query_string"]
+        for choice in created_at_filter.choices(changelist)
+        if choice["display"] == "Past 7 days"
+    )
+
+    response = superuser_client.get(CHANGELIST_URL + past_7_days)
+
+    assert response.status_code == HTTPStatus.OK
+    assert listed_names(response) == ["Recent"]
+
+
+def test_changelist_lists_newest_first(superuser_client, alice):
+    for name, day in [("middle", 2), ("oldest", 1), ("newest", 3)]:
+        ProjectFactory(owner=alice, name=name, created_at=datetime(2024, 1, day, tzinfo=UTC))
+
+    response = superuser_client.get(CHANGELIST_URL)
+
+    assert listed_names(response) == ["newest", "middle", "oldest"]
+
+
+def test_changelist_lists_projects_created_together_by_newest_id_first(superuser_client, alice):
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    first = ProjectFactory(owner=alice, name="first", created_at=moment)
+    second = ProjectFactory(owner=alice, name="second", created_at=moment)
+    assert second.pk > first.pk
+
+    response = superuser_client.get(CHANGELIST_URL)
+
+    assert listed_names(response) == ["second", "first"]
+
+
+def test_changelist_query_count_does_not_grow_with_projects(
+    superuser_client, django_assert_max_num_queries
+):
+    ProjectFactory.create_batch(5)  # each with an owner of its own
+    superuser_client.get(CHANGELIST_URL)  # warm up caches that live past one request
+    with CaptureQueriesContext(connection) as few:
+        assert len(superuser_client.get(CHANGELIST_URL).context["cl"].result_list) == 5
+    ProjectFactory.create_batch(45)
+
+    with django_assert_max_num_queries(len(few)):
+        response = superuser_client.get(CHANGELIST_URL)
+
+    assert len(response.context["cl"].result_list) == 50
+    assert len({project.owner_id for project in Project.objects.all()}) == 50
+
+
+def test_changelist_does_not_count_the_whole_table(superuser_client, alice):
+    ProjectFactory(owner=alice, name="Apollo")
+
+    response = superuser_client.get(CHANGELIST_URL, {"q": "apollo"})
+
+    assert ProjectAdmin.show_full_result_count is False
+    assert response.context["cl"].full_result_count is None
+    assert "Show all" in response.content.decode()
+    assert " total</a>" not in response.content.decode()
+
+
+# --- The owner: an autocomplete -----------------------------------------------------------------
+
+
+def test_owner_autocomplete_finds_a_user_by_username_prefix(superuser_client, alice):
+    UserFactory(username="bob")
+
+    response = autocomplete(superuser_client, "ali")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["results"] == [{"id": str(alice.pk), "text": "alice"}]
+
+
+def test_owner_autocomplete_for_staff_without_users_view_permission_is_refused(client, alice):
+    staff = UserFactory(staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="projects", codename="add_project")
+    )
+    client.force_login(staff)
+
+    assert autocomplete(client, "ali").status_code == HTTPStatus.FORBIDDEN
+
+
+def test_add_form_uses_the_autocomplete_widget_for_owner(superuser_client):
+    content = superuser_client.get(ADD_URL).content.decode()
+
+    select = re.search(r'<select name="owner"[^>]*>', content)
+    assert select, "no owner select"
+    assert "admin-autocomplete" in select.group()
+    assert f'data-ajax--url="{AUTOCOMPLETE_URL}"' in select.group()
+
+
+def test_add_form_does_not_list_every_user(superuser_client):
+    users = UserFactory.create_batch(50)
+
+    content = superuser_client.get(ADD_URL).content.decode()
+
+    options = OWNER_SELECT.search(content)
+    assert options, "no owner select"
+    assert options.group(1).count("<option") <= 1
+    assert not any(f">{user.username}</option>" in content for user in users)
+
+
+def test_add_form_creates_a_project_for_the_chosen_owner(superuser_client, alice):
+    response = superuser_client.post(
+        ADD_URL,
+        {
+            "owner": alice.pk,
+            "name": "Apollo",
+            "description": "",
+            "created_at_0": "2024-01-02",
+            "created_at_1": "03:04:05",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert Project.objects.get(name="Apollo").owner == alice

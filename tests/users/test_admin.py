@@ -1,0 +1,380 @@
+"""Users in admin: Django's UserAdmin for our user model, prefix search, the user's keys and
+project count on their page, case-insensitive uniqueness as form errors, and staff who may
+only look."""
+
+import re
+from http import HTTPStatus
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apikeys.services import apikey_issue
+from tests.factories import ProjectFactory, UserFactory
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST_URL = reverse("admin:users_user_changelist")
+ADD_URL = reverse("admin:users_user_add")
+PROJECTS_CHANGELIST_URL = reverse("admin:projects_project_changelist")
+NEW_PASSWORD = "zebra-Quilt-981"
+PROJECT_COUNT_LINK = re.compile(r'<a href="([^"]+)">(\d+) projects</a>')
+
+
+def change_url(user: User) -> str:
+    return reverse("admin:users_user_change", args=[user.pk])
+
+
+def password_url(user: User) -> str:
+    return reverse("admin:auth_user_password_change", args=[user.pk])
+
+
+# The page carries the management form of the (read-only) inline of the user's keys.
+NO_KEYS_INLINE = {"api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"}
+
+
+def add_form(**fields: str) -> dict[str, str]:
+    return {
+        "username": "newbie",
+        "email": "newbie@example.com",
+        "usable_password": "true",
+        "password1": NEW_PASSWORD,
+        "password2": NEW_PASSWORD,
+        **NO_KEYS_INLINE,
+        "_save": "Save",
+        **fields,
+    }
+
+
+def change_form(user: User, **fields: object) -> dict[str, object]:
+    """The change form of a user without keys, as the page would submit it."""
+    data: dict[str, object] = {
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        **NO_KEYS_INLINE,
+        "_save": "Save",
+    }
+    for flag in ("is_active", "is_staff", "is_superuser"):
+        if getattr(user, flag):
+            data[flag] = "on"
+    data.update(fields)
+    return data
+
+
+def listed_usernames(response) -> set[str]:
+    return {user.username for user in response.context["cl"].result_list}
+
+
+def project_count_link(response) -> tuple[str, int]:
+    match = PROJECT_COUNT_LINK.search(response.content.decode())
+    assert match, "the page shows no project count link"
+    return match.group(1).replace("&amp;", "&"), int(match.group(2))
+
+
+@pytest.fixture
+def superuser(db: None) -> User:
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def superuser_client(client: Client, superuser: User) -> Client:
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return UserFactory(username="alice", email="alice@example.com")
+
+
+@pytest.fixture
+def view_only_client(client: Client) -> Client:
+    client.force_login(UserFactory(staff=True, permissions=["view_user"]))
+    return client
+
+
+# --- The changelist and search ------------------------------------------------------------------
+
+
+def test_changelist_lists_users(superuser_client, alice):
+    response = superuser_client.get(CHANGELIST_URL)
+
+    assert response.status_code == HTTPStatus.OK
+    assert listed_usernames(response) == {"root", "alice"}
+
+
+def test_changelist_shows_username_and_email(superuser_client, alice):
+    content = superuser_client.get(CHANGELIST_URL).content.decode()
+
+    assert ">alice</a>" in content
+    assert '<td class="field-email">alice@example.com</td>' in content
+
+
+def test_search_by_username_prefix(superuser_client, alice):
+    UserFactory(username="alicia")
+    UserFactory(username="bob")
+
+    response = superuser_client.get(CHANGELIST_URL, {"q": "ali"})
+
+    assert listed_usernames(response) == {"alice", "alicia"}
+
+
+def test_search_by_username_matches_only_at_the_start(superuser_client, alice):
+    UserFactory(username="malice", email="m@example.com")
+
+    response = superuser_client.get(CHANGELIST_URL, {"q": "lice"})
+
+    assert listed_usernames(response) == set()
+
+
+def test_search_by_email_prefix(superuser_client, alice):
+    UserFactory(username="zed", email="carol@example.org")
+
+    response = superuser_client.get(CHANGELIST_URL, {"q": "carol@"})
+
+    assert listed_usernames(response) == {"zed"}
+
+
+def test_search_ignores_case(superuser_client, alice):
+    response = superuser_client.get(CHANGELIST_URL, {"q": "ALI"})
+
+    assert listed_usernames(response) == {"alice"}
+
+
+def test_changelist_query_count_does_not_grow_with_users(
+    superuser_client, django_assert_max_num_queries
+):
+    UserFactory.create_batch(2)
+    superuser_client.get(CHANGELIST_URL)  # warm up caches that live past one request
+    with CaptureQueriesContext(connection) as few:
+        assert len(superuser_client.get(CHANGELIST_URL).context["cl"].result_list) == 3
+    UserFactory.create_batch(27)
+
+    with django_assert_max_num_queries(len(few)):
+        response = superuser_client.get(CHANGELIST_URL)
+
+    assert len(response.context["cl"].result_list) == 30
+
+
+def test_changelist_does_not_count_the_whole_table(superuser_client, alice):
+    response = superuser_client.get(CHANGELIST_URL, {"q": "ali"})
+
+    assert response.context["cl"].full_result_count is None
+
+
+# --- The user's page: keys and projects ---------------------------------------------------------
+
+
+def test_user_page_lists_the_users_keys_by_prefix(superuser_client, alice):
+    keys = [apikey_issue(owner=alice, name=f"key {n}").api_key for n in range(2)]
+    someone_elses = apikey_issue(owner=UserFactory()).api_key
+
+    response = superuser_client.get(change_url(alice))
+
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    for api_key in keys:
+        assert api_key.prefix in content
+    assert someone_elses.prefix not in content
+
+
+def test_user_page_never_shows_a_keys_digest(superuser_client, alice):
+    api_key = apikey_issue(owner=alice).api_key
+
+    content = superuser_client.get(change_url(alice)).content.decode()
+
+    assert api_key.digest not in content
+
+
+def test_user_page_shows_the_project_count(superuser_client, alice):
+    ProjectFactory.create_batch(2, owner=alice)
+    ProjectFactory(owner=UserFactory())
+
+    _url, count = project_count_link(superuser_client.get(change_url(alice)))
+
+    assert count == 2
+
+
+def test_project_count_links_to_the_projects_changelist_filtered_by_owner(superuser_client, alice):
+    url, _count = project_count_link(superuser_client.get(change_url(alice)))
+
+    assert urlsplit(url).path == PROJECTS_CHANGELIST_URL
+    assert urlsplit(url).query == f"owner__id__exact={alice.pk}"
+
+
+def test_project_count_link_lists_only_that_users_projects(superuser_client, alice):
+    mine = {project.name for project in ProjectFactory.create_batch(2, owner=alice)}
+    ProjectFactory(owner=UserFactory())
+    url, _count = project_count_link(superuser_client.get(change_url(alice)))
+
+    response = superuser_client.get(url)
+
+    assert response.status_code == HTTPStatus.OK
+    assert {project.name for project in response.context["cl"].result_list} == mine
+
+
+# --- Adding a user ------------------------------------------------------------------------------
+
+
+def test_add_form_has_username_email_and_password_fields(superuser_client):
+    response = superuser_client.get(ADD_URL)
+
+    assert response.status_code == HTTPStatus.OK
+    fields = set(response.context["adminform"].form.fields)
+    assert {"username", "email", "password1", "password2"} <= fields
+
+
+def test_add_form_creates_a_user_with_that_email_and_password(superuser_client):
+    response = superuser_client.post(ADD_URL, add_form())
+
+    assert response.status_code == HTTPStatus.FOUND
+    created = User.objects.get(username="newbie")
+    assert created.email == "newbie@example.com"
+    assert created.check_password(NEW_PASSWORD)
+
+
+def test_add_refuses_a_username_that_differs_only_in_case(superuser_client, alice):
+    response = superuser_client.post(ADD_URL, add_form(username="Alice"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "username" in response.context["adminform"].form.errors
+    assert not User.objects.filter(username="Alice").exists()
+
+
+def test_add_refuses_an_email_that_differs_only_in_case(superuser_client, alice):
+    response = superuser_client.post(ADD_URL, add_form(email="ALICE@example.com"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["adminform"].form.errors
+    assert "A user with that email already exists." in response.content.decode()
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_add_refuses_mismatched_passwords(superuser_client):
+    response = superuser_client.post(ADD_URL, add_form(password2="something-Else-42"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "password2" in response.context["adminform"].form.errors
+    assert not User.objects.filter(username="newbie").exists()
+
+
+# --- Changing a user ----------------------------------------------------------------------------
+
+
+def test_user_page_offers_permissions_and_the_staff_flag(superuser_client, alice):
+    fields = set(superuser_client.get(change_url(alice)).context["adminform"].form.fields)
+
+    assert {"is_staff", "is_superuser", "is_active", "groups", "user_permissions"} <= fields
+
+
+def test_superuser_makes_a_user_staff_with_a_permission(superuser_client, alice):
+    permission = Permission.objects.get(content_type__app_label="users", codename="view_user")
+
+    response = superuser_client.post(
+        change_url(alice), change_form(alice, is_staff="on", user_permissions=[permission.pk])
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    alice.refresh_from_db()
+    assert alice.is_staff
+    assert alice.has_perm("users.view_user")
+
+
+def test_change_refuses_a_username_taken_ignoring_case(superuser_client, alice):
+    bob = UserFactory(username="bob", email="bob@example.com")
+
+    response = superuser_client.post(change_url(bob), change_form(bob, username="ALICE"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["adminform"].form.errors
+    bob.refresh_from_db()
+    assert bob.username == "bob"
+
+
+def test_user_page_links_to_the_password_change_form(superuser_client, alice):
+    content = superuser_client.get(change_url(alice)).content.decode()
+
+    href = re.search(r'<a class="button" href="([^"]+)">Reset password</a>', content)
+    assert href, "no password change link"
+    assert urljoin(change_url(alice), href.group(1)) == password_url(alice)
+
+
+def test_password_change_form_sets_the_new_password(superuser_client, alice):
+    assert superuser_client.get(password_url(alice)).status_code == HTTPStatus.OK
+
+    response = superuser_client.post(
+        password_url(alice), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    alice.refresh_from_db()
+    assert alice.check_password(NEW_PASSWORD)
+
+
+def test_password_change_form_refuses_mismatched_passwords(superuser_client, alice):
+    response = superuser_client.post(
+        password_url(alice), {"password1": NEW_PASSWORD, "password2": "something-Else-42"}
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    alice.refresh_from_db()
+    assert not alice.check_password(NEW_PASSWORD)
+
+
+# --- Staff who may only look --------------------------------------------------------------------
+
+
+def test_view_only_staff_sees_the_changelist(view_only_client, alice):
+    response = view_only_client.get(CHANGELIST_URL)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "alice" in listed_usernames(response)
+
+
+def test_view_only_staff_sees_a_user_page_read_only(view_only_client, alice):
+    response = view_only_client.get(change_url(alice))
+
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    assert 'name="_save"' not in content
+    assert 'name="email"' not in content
+
+
+def test_view_only_staff_cannot_change_a_user(view_only_client, alice):
+    response = view_only_client.post(
+        change_url(alice), change_form(alice, email="changed@example.com")
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.com"
+
+
+def test_view_only_staff_cannot_change_a_password(view_only_client, alice):
+    response = view_only_client.post(
+        password_url(alice), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    alice.refresh_from_db()
+    assert not alice.check_password(NEW_PASSWORD)
+
+
+def test_view_only_staff_cannot_add_a_user(view_only_client):
+    response = view_only_client.post(ADD_URL, add_form())
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_staff_without_users_permissions_gets_403_on_the_changelist(client):
+    client.force_login(UserFactory(staff=True))
+
+    assert client.get(CHANGELIST_URL).status_code == HTTPStatus.FORBIDDEN
