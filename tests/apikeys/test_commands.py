@@ -1,13 +1,10 @@
 """The key management commands: createapikey, revokeapikey and listapikeys."""
 
 import io
-import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,8 +17,8 @@ from rest_framework.test import APIClient
 from apikeys.models import APIKey
 from apikeys.services import apikey_revoke
 from tests.factories import UserFactory
+from tests.processes import run_python
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]+_[A-Za-z0-9]+")
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
@@ -278,22 +275,10 @@ def test_listapikeys_never_shows_a_key_plaintext(user, issue_key):
 def manage(tmp_path_factory):
     """Runs `manage.py` in a subprocess against a fresh, migrated SQLite file."""
     database = tmp_path_factory.mktemp("commands") / "db.sqlite3"
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("DJANGO_") and name != "DATABASE_URL"
-    }
-    env.update(DJANGO_SECRET_KEY="x", DATABASE_URL=f"sqlite:///{database}")
 
     def manage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        return run_python(
+            ["manage.py", *args], DJANGO_SECRET_KEY="x", DATABASE_URL=f"sqlite:///{database}"
         )
 
     for setup in (

@@ -9,7 +9,6 @@ nobody else has used.
 
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -26,10 +25,10 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import IN_CI, redis_unavailable_reason
+from tests.processes import PROJECT_DIR, free_port, project_environment
 
 pytestmark = pytest.mark.redis
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECTS_PATH = "/api/v1/projects"
 HOST = "127.0.0.1"
 USERNAME = "alice"
@@ -109,23 +108,12 @@ def require_redis() -> None:
         pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
 def environment(database_url: str, redis_url: str | None) -> dict[str, str]:
     """This process's environment without the project's settings, plus the given ones."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "API_", "REDIS_")) and name != "DATABASE_URL"
-    }
-    env.update(DJANGO_SECRET_KEY="x", DATABASE_URL=database_url, DJANGO_ALLOWED_HOSTS=HOST)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return env
+    redis = {"REDIS_URL": redis_url} if redis_url else {}
+    return project_environment(
+        DJANGO_SECRET_KEY="x", DATABASE_URL=database_url, DJANGO_ALLOWED_HOSTS=HOST, **redis
+    )
 
 
 def start_servers(

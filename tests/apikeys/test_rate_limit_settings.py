@@ -4,13 +4,10 @@ API do when the cache cannot be reached."""
 
 import io
 import logging
-import os
 import re
 import secrets
 import subprocess
-import sys
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -22,8 +19,8 @@ from rest_framework.test import APIClient
 from apikeys.models import APIKey
 from apikeys.rates import requests_per_minute
 from apikeys.services import apikey_issue
+from tests.processes import run_python as run
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"  # never connected to: checks only read settings
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 PER_PROCESS_WARNING = "apikeys.W001"
@@ -45,26 +42,6 @@ BAD_RATES = [
     "\uff10/m",  # a fullwidth zero: a digit to str.isdigit, not to the contract
     "",
 ]
-
-
-def run(args: list[str], **environment: str) -> subprocess.CompletedProcess:
-    """`args` under our interpreter in the project directory, with none of this process's
-    settings variables (DJANGO_*, DATABASE_URL, REDIS_URL, API_*) except `environment`."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "API_", "REDIS_")) and name != "DATABASE_URL"
-    }
-    env.update(DJANGO_SETTINGS_MODULE="apiproject.settings", **environment)
-    return subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def django_setup(**environment: str) -> subprocess.CompletedProcess:

@@ -1,24 +1,19 @@
 """The error envelope (contract section 5): every status >= 400 under /api/, whatever raised it."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.urls import reverse
 
+from tests.processes import run_python
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 PROJECTS_URL = reverse("project-list")
 USERS_URL = reverse("user-list")
-PROJECT_ROOT = Path(django_settings.BASE_DIR)
 
 # The contract's table: code -> message.
 MESSAGES = {
@@ -454,29 +449,13 @@ UNREACHABLE_DATABASE_SCRIPT = textwrap.dedent(
 
 
 def run_against_unreachable_database(path):
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "DATABASE_"))
-    }
-    env.update(
-        {
-            # Nothing listens on port 1: the connection is refused at once, no network needed.
-            "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nodb",
-            "DJANGO_SECRET_KEY": "x",
-            "DJANGO_SETTINGS_MODULE": "apiproject.settings",
-            "DJANGO_ALLOWED_HOSTS": "testserver",
-        }
-    )
     script = f"PATH = {path!r}\n{UNREACHABLE_DATABASE_SCRIPT}"
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    completed = run_python(
+        ["-c", script],
+        # Nothing listens on port 1: the connection is refused at once, no network needed.
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/nodb",
+        DJANGO_SECRET_KEY="x",
+        DJANGO_ALLOWED_HOSTS="testserver",
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])

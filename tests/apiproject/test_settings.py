@@ -1,43 +1,22 @@
 """Settings read from the environment (run in fresh processes), and the public API docs."""
 
-import os
 import re
 import subprocess
-import sys
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 import yaml
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from tests.processes import PROJECT_DIR
+from tests.processes import run_python as run
+
 PRINT_DATABASE = (
     "import django; django.setup(); from django.conf import settings; "
     "database = settings.DATABASES['default']; print(database['ENGINE']); print(database['NAME'])"
 )
 ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)["']""")
-
-
-def run(args: list[str], **environment: str) -> subprocess.CompletedProcess:
-    """`args` under our interpreter, in the project directory, with only `environment`'s
-    DJANGO_* and DATABASE_URL variables."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("DJANGO_") and name != "DATABASE_URL"
-    }
-    env.update(DJANGO_SETTINGS_MODULE="apiproject.settings", **environment)
-    return subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def django_setup(**environment: str) -> subprocess.CompletedProcess:

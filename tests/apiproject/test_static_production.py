@@ -1,9 +1,7 @@
 """Admin and API docs keep their styles in production: DJANGO_DEBUG=0 under gunicorn, static
 files from `collectstatic`'s output served by WhiteNoise."""
 
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,28 +12,21 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.processes import free_port, project_environment
+
 PROJECT_ROOT = Path(settings.BASE_DIR)
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("production")
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "production-like-test-secret",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_STATIC_ROOT": str(workdir / "static"),
-        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-    }
-    env.pop("REDIS_URL", None)
+    env = project_environment(
+        DJANGO_SECRET_KEY="production-like-test-secret",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_STATIC_ROOT=str(workdir / "static"),
+        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
+    )
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run(
             [sys.executable, "manage.py", *command], cwd=PROJECT_ROOT, env=env, check=True
