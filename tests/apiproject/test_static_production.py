@@ -7,14 +7,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from tests.processes import free_port, project_environment
+from tests.processes import PROJECT_DIR, free_port, project_environment
 
-PROJECT_ROOT = Path(settings.BASE_DIR)
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
 
@@ -29,12 +26,12 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     )
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=PROJECT_ROOT, env=env, check=True
+            [sys.executable, "manage.py", *command], cwd=PROJECT_DIR, env=env, check=True
         )
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "apiproject.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
-        cwd=PROJECT_ROOT,
+        cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
