@@ -3,7 +3,9 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -20,6 +22,7 @@ from apikeys.services import (
     apikey_update,
     apikeys_revoke,
 )
+from apiproject.admin_site import LargeTablePaginator
 
 ADD_FIELDS = ["owner", "name", "expires_at", "rate_limit"]
 CHANGE_FIELDS = [
@@ -45,6 +48,19 @@ ALWAYS_READ_ONLY = [
 ]
 
 
+class APIKeyForm(forms.ModelForm):
+    class Meta:
+        model = APIKey
+        fields = ADD_FIELDS
+
+    def clean_owner(self) -> Any:
+        owner = self.cleaned_data["owner"]
+        # Issuing is refused for inactive users (apikey_issue); say so on the form.
+        if self.instance.pk is None and owner is not None and not owner.is_active:
+            raise forms.ValidationError("This user is inactive: a key of theirs would not work.")
+        return owner
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -60,6 +76,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):
+    form = APIKeyForm
     list_display = [
         "prefix",
         "name",
@@ -74,9 +91,10 @@ class APIKeyAdmin(admin.ModelAdmin):
     list_filter = [StatusFilter]
     search_fields = ["=prefix", "name", "^owner__username"]
     autocomplete_fields = ["owner"]
-    ordering = ["-created_at", "-id"]
     actions = ["revoke_selected"]
+    # A large table: no second COUNT(*) for "N total", and an estimate for the first.
     show_full_result_count = False
+    paginator = LargeTablePaginator
     change_form_template = "admin/apikeys/apikey/change_form.html"
 
     # --- What can be seen and changed: never the digest; nothing once revoked --------------------
@@ -97,10 +115,6 @@ class APIKeyAdmin(admin.ModelAdmin):
         # Keys are revoked, never deleted, so the audit trail stays.
         return False
 
-    @admin.display(description="status")
-    def status(self, api_key: APIKey) -> str:
-        return api_key.status
-
     @admin.display(description="rate limit", ordering="rate_limit")
     def rate_limit_display(self, api_key: APIKey) -> str:
         return api_key.rate_limit or "default"
@@ -117,7 +131,8 @@ class APIKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: APIKey, form: Any, change: bool) -> None:
         if change:
-            apikey_update(
+            # Refused when the key was revoked since the form was shown (response_change).
+            request.apikey_updated = apikey_update(
                 api_key=obj, name=obj.name, expires_at=obj.expires_at, rate_limit=obj.rate_limit
             )
             return
@@ -149,12 +164,29 @@ class APIKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def response_change(self, request: HttpRequest, obj: APIKey) -> HttpResponse:
+        if getattr(request, "apikey_updated", True):
+            return super().response_change(request, obj)
+        self.message_user(
+            request,
+            f"Key {obj.prefix} was revoked meanwhile: nothing was changed.",
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(reverse("admin:apikeys_apikey_change", args=[obj.pk]))
+
     # --- Revoking -------------------------------------------------------------------------------
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
         selected = queryset.count()
-        revoked = apikeys_revoke(api_keys=queryset, revoked_by=request.user)
+        active = list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True))
+        revoked = apikeys_revoke(api_keys=queryset.filter(pk__in=active), revoked_by=request.user)
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=APIKey.objects.filter(pk__in=active, revoked_by=request.user),
+            action_flag=CHANGE,
+            change_message="Revoked.",
+        )
         message = f"Revoked {revoked} of the {selected} selected keys."
         if revoked < selected:
             message += f" {selected - revoked} were revoked already."
@@ -172,18 +204,21 @@ class APIKeyAdmin(admin.ModelAdmin):
         api_key = self.get_object(request, unquote(object_id))
         if api_key is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        change_url = reverse("admin:apikeys_apikey_change", args=[api_key.pk])
-        if api_key.revoked_at is not None:
-            self.message_user(request, f"Key {api_key.prefix} is revoked already.", messages.INFO)
-            return HttpResponseRedirect(change_url)
-        if not self.has_change_permission(request, api_key):
+        # The model permission first: whether a key is revoked is not for everyone to learn.
+        if not super().has_change_permission(request, api_key):
             raise PermissionDenied
+        change_url = reverse("admin:apikeys_apikey_change", args=[api_key.pk])
+        already = f"Key {api_key.prefix} is revoked already."
+        if api_key.revoked_at is not None:
+            self.message_user(request, already, messages.INFO)
+            return HttpResponseRedirect(change_url)
         if request.method == "POST":
-            apikey_revoke(api_key=api_key, revoked_by=request.user)
-            self.log_change(request, api_key, "Revoked.")
-            self.message_user(
-                request, f"Key {api_key.prefix} is revoked: it no longer works.", messages.SUCCESS
-            )
+            if apikey_revoke(api_key=api_key, revoked_by=request.user):
+                self.log_change(request, api_key, "Revoked.")
+                message = f"Key {api_key.prefix} is revoked: it no longer works."
+                self.message_user(request, message, messages.SUCCESS)
+            else:
+                self.message_user(request, already, messages.INFO)
             return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),

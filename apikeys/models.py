@@ -61,6 +61,12 @@ class APIKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The admin's and listapikeys' order.
+            models.Index(
+                models.F("created_at").desc(), models.F("id").desc(), name="apikey_newest_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix} ({self.name})" if self.name else self.prefix

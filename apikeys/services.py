@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -63,6 +64,11 @@ def apikey_issue(
 
     `rate_limit` (N/m) overrides API_RATE_LIMIT for this key; a bad one is a ValidationError.
     """
+    if not owner.is_active:
+        raise ValidationError(
+            f"User {owner.get_username()!r} is inactive: a key of theirs would not work.",
+            code="inactive_owner",
+        )
     if rate_limit is not None:
         validate_rate(rate_limit)
     for _attempt in range(ISSUE_ATTEMPTS):
@@ -126,13 +132,14 @@ def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None
 
 def apikey_update(
     *, api_key: APIKey, name: str, expires_at: datetime | None, rate_limit: str | None
-) -> None:
-    """Change what staff may change of a key. Writes only those columns, so it cannot undo a
-    revocation or a last_used_at written meanwhile."""
+) -> bool:
+    """Change what staff may change of a key, unless it is revoked (False then: revocation
+    is one-way). Writes only those columns, so a last_used_at written meanwhile stays."""
     if rate_limit is not None:
         validate_rate(rate_limit)
-    api_key.name, api_key.expires_at, api_key.rate_limit = name, expires_at, rate_limit
-    api_key.save(update_fields=["name", "expires_at", "rate_limit"])
+    changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
+    updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)
+    return bool(updated)
 
 
 def apikey_digest(plaintext: str) -> str:

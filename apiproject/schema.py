@@ -3,7 +3,9 @@
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from apiproject.errors import ERROR_CODES
 
@@ -37,3 +39,11 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         status: OpenApiResponse(ErrorSerializer, description=ERROR_CODES[status][1])
         for status in statuses
     }
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document. drf-spectacular would read ?version= into its Content-Disposition
+    header (a newline in it is a 500); this API has one version."""
+
+    def _get_version_parameter(self, request: Request) -> None:
+        return None

@@ -264,7 +264,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apiproject.schema.strip_trailing_slashes",
@@ -273,9 +272,13 @@ SPECTACULAR_SETTINGS = {
 
 # --- Security -----------------------------------------------------------------------------------
 
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
+# Behind a proxy that terminates TLS: the admin's login form posts from https://<host>, which
+# Django's CSRF check must know (DJANGO_CSRF_TRUSTED_ORIGINS=https://admin.example.com), and
+# the request is secure only if the proxy says so (DJANGO_TRUST_X_FORWARDED_PROTO=1, only
+# when the proxy sets X-Forwarded-Proto itself).
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+if env_flag("DJANGO_TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     # Behind TLS in production; `check --deploy` lists anything else that is missing.
     SESSION_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", True)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apiproject.admin_site import LargeTablePaginator
 from projects.models import Project
 
 
@@ -11,6 +12,6 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "owner__username"]
     # An autocomplete, not a <select> of every user.
     autocomplete_fields = ["owner"]
-    ordering = ["-created_at", "-id"]
-    # A large table: no COUNT(*) of all of it on every list page.
+    # A large table: no second COUNT(*) for "N total", and an estimate for the first.
     show_full_result_count = False
+    paginator = LargeTablePaginator

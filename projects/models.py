@@ -25,6 +25,10 @@ class Project(models.Model):
                 models.F("id").desc(),
                 name="project_owner_newest_idx",
             ),
+            # Everyone's projects, newest first: the admin's list.
+            models.Index(
+                models.F("created_at").desc(), models.F("id").desc(), name="project_newest_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from apikeys.models import APIKey
+from apiproject.admin_site import LargeTablePaginator
 from users.models import User
 
 
@@ -30,15 +32,11 @@ class APIKeyInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False
-
-    @admin.display(description="status")
-    def status(self, api_key: APIKey) -> str:
-        return api_key.status
 
 
 @admin.register(User)
@@ -60,12 +58,29 @@ class UserAdmin(DjangoUserAdmin):
     )
     readonly_fields = ("project_count", "last_login", "date_joined")
     list_display = ("username", "email", "is_staff", "is_active", "date_joined")
-    # Prefix searches: what staff type, and cheaper than a substring scan of every user.
+    # The start of a username or email: what staff type to find someone.
     search_fields = ("^username", "^email")
-    ordering = ("-date_joined", "-id")
+    # The unique index on username serves this order.
+    ordering = ("username",)
     inlines = [APIKeyInline]
-    # A million users: no COUNT(*) of the whole table on every list page.
+    # A million users: no second COUNT(*) for "N total", and an estimate for the first.
     show_full_result_count = False
+    paginator = LargeTablePaginator
+    # Only superusers grant rights: users.change_user must not let staff make themselves
+    # superusers or give themselves permissions.
+    superuser_only_fields = ("is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        return readonly + self.superuser_only_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # A superuser's account (password included) is changed by superusers only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
 
     @admin.display(description="projects")
     def project_count(self, user: User) -> str:

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from apikeys import services
 from apikeys.services import apikey_revoke
 from tests.factories import UserFactory
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,11 @@ def expired_key(issue_key, user, clock) -> str:
 
 
 def key_of_an_inactive_user(issue_key, user, clock) -> str:
-    return f"Bearer {issue_key(UserFactory(is_active=False)).plaintext}"
+    # Issued while the user was active, then the user was deactivated.
+    owner = UserFactory()
+    plaintext = issue_key(owner).plaintext
+    User.objects.filter(pk=owner.pk).update(is_active=False)
+    return f"Bearer {plaintext}"
 
 
 # Each builds, from (issue_key, user, time_machine), an Authorization header to be refused.

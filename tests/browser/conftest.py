@@ -22,9 +22,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
+BROWSER_TESTS = Path(__file__).parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # This hook sees the whole session's tests: mark only this folder's.
     for item in items:
-        item.add_marker(pytest.mark.browser)
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -61,12 +62,12 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--rate-limit: {exc}") from None
         user = user_named(username)
-        if not user.is_active:
-            raise CommandError(
-                f"User {user.username!r} is inactive: a key of theirs would not work"
+        try:
+            issued = apikey_issue(
+                owner=user, name=name, expires_at=expires_at, rate_limit=rate_limit
             )
-
-        issued = apikey_issue(owner=user, name=name, expires_at=expires_at, rate_limit=rate_limit)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         if options["verbosity"] >= 1:
             self.stderr.write(
                 f"Issued key {issued.api_key.prefix} for {user.username!r}, expires "

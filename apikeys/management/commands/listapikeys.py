@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from apikeys.management.commands._table import format_moment, render_table, user_named
-from apikeys.models import APIKey
+from apikeys.selectors import apikey_list
 
 HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
 
@@ -16,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", metavar="USERNAME", help="Only this user's keys.")
 
     def handle(self, *args: Any, user: str | None, **options: Any) -> None:
-        keys = APIKey.objects.select_related("owner").order_by("-created_at", "-id")
-        if user is not None:
-            keys = keys.filter(owner=user_named(user))
+        keys = apikey_list(owner=user_named(user) if user is not None else None)
         now = timezone.now()
         rows = [
             [

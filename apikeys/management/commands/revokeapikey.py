@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apikeys.management.commands._table import format_moment
-from apikeys.models import APIKey
+from apikeys.selectors import apikey_get_by_prefix
 from apikeys.services import apikey_revoke
 
 
@@ -17,10 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("prefix", help="The key's public prefix.")
 
     def handle(self, *args: Any, prefix: str, **options: Any) -> None:
-        api_key = APIKey.objects.select_related("owner").filter(prefix=prefix).first()
+        api_key = apikey_get_by_prefix(prefix=prefix)
         if api_key is None:
             raise CommandError(f"No API key has the prefix {prefix!r}")
-        if apikey_revoke(api_key=api_key):
+        revoked = apikey_revoke(api_key=api_key)
+        if options["verbosity"] < 1:
+            return
+        if revoked:
             self.stdout.write(f"Revoked key {api_key.prefix} of {api_key.owner.username!r}.")
         else:
             self.stdout.write(

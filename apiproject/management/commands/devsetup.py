@@ -5,10 +5,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from apikeys.models import APIKey
-from apikeys.services import apikey_issue, apikey_revoke
+from apikeys.selectors import apikey_list
+from apikeys.services import apikey_issue, apikeys_revoke
 from projects.models import Project
 from users.models import User
+from users.selectors import user_get_by_username
 
 DEV_USERNAME = "dev"
 DEV_KEY_NAME = "make run development key"
@@ -36,22 +37,20 @@ class Command(BaseCommand):
             raise CommandError("devsetup is for development only: set DJANGO_DEBUG=1")
         password = secrets.token_urlsafe(12)
         with transaction.atomic():
-            user, created = User.objects.get_or_create(
-                username=DEV_USERNAME,
-                defaults={"email": "dev@example.com", "is_staff": True, "is_superuser": True},
-            )
+            user = user_get_by_username(username=DEV_USERNAME)
+            created = user is None
+            if created:
+                user = User(username=DEV_USERNAME, email="dev@example.com")
+            user.is_staff = user.is_superuser = user.is_active = True
             # A new password on every run: no plaintext is kept anywhere to show again.
             user.set_password(password)
-            user.save(update_fields=["password"])
+            user.save()
             if created or not user.projects.exists():
                 Project.objects.bulk_create(
                     Project(owner=user, name=name, description=description)
                     for name, description in SAMPLE_PROJECTS
                 )
-            for old_key in APIKey.objects.filter(
-                owner=user, name=DEV_KEY_NAME, revoked_at__isnull=True
-            ):
-                apikey_revoke(api_key=old_key)
+            apikeys_revoke(api_keys=apikey_list(owner=user).filter(name=DEV_KEY_NAME))
             issued = apikey_issue(owner=user, name=DEV_KEY_NAME)
 
         base_url = base_url.rstrip("/")
