@@ -9,6 +9,7 @@ nobody else has used.
 
 import http.client
 import json
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,16 +17,19 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection as test_database
 
 from tests.conftest import IN_CI, redis_unavailable_reason
-from tests.processes import PROJECT_DIR, free_port, project_environment
+from tests.processes import PROJECT_DIR, free_port, project_environment, run_python
 
 pytestmark = pytest.mark.redis
 
@@ -204,14 +208,11 @@ def statuses(replies: list[Reply]) -> list[int]:
 
 
 def manage(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=environment(database_url, None),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_python(
+        ["manage.py", *args],
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL=database_url,
+        DJANGO_ALLOWED_HOSTS=HOST,
     )
 
 
@@ -225,18 +226,49 @@ def issue_server_key(database_url: str, *options: str) -> str:
 # --- fixtures ---------------------------------------------------------------------------------
 
 
+@contextmanager
+def database_for_servers(tmp_path: Path) -> Iterator[str]:
+    """DATABASE_URL of a fresh database the servers share: on the PostgreSQL server the tests
+    run against when they do (a database of its own, dropped afterwards), else a SQLite file."""
+    if test_database.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    database = test_database.settings_dict
+    port = database["PORT"] or 5432
+    name = f"rate_limit_servers_{secrets.token_hex(4)}"
+    with psycopg.connect(
+        dbname="postgres",
+        user=database["USER"],
+        password=database["PASSWORD"],
+        host=database["HOST"],
+        port=port,
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            credentials = database["USER"] + (
+                f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+            )
+            yield f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
-def server_database(tmp_path_factory) -> str:
-    """DATABASE_URL of a fresh, migrated SQLite file with the user USERNAME."""
+def server_database(tmp_path_factory, django_db_blocker) -> Iterator[str]:
+    """DATABASE_URL of a fresh, migrated database with the user USERNAME."""
     require_redis()
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('servers') / 'db.sqlite3'}"
-    for command in (
-        ["migrate", "-v0"],
-        ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "a@example.com"],
+    with (
+        django_db_blocker.unblock(),
+        database_for_servers(tmp_path_factory.mktemp("servers")) as database_url,
     ):
-        result = manage(database_url, *command)
-        assert result.returncode == 0, result.stderr
-    return database_url
+        for command in (
+            ["migrate", "-v0"],
+            ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "a@example.com"],
+        ):
+            result = manage(database_url, *command)
+            assert result.returncode == 0, result.stderr
+        yield database_url
 
 
 @pytest.fixture(scope="module")
