@@ -11,8 +11,9 @@ from html.parser import HTMLParser
 from http import HTTPStatus
 
 import pytest
-from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
@@ -27,7 +28,7 @@ from django.utils import timezone
 from apikeys import admin as apikeys_admin
 from apikeys.admin import APIKeyAdmin
 from apikeys.models import APIKey
-from apikeys.services import IssuedAPIKey, apikey_issue
+from apikeys.services import IssuedAPIKey, apikey_issue, apikeys_revoke
 from tests.factories import UserFactory
 from users.models import User
 
@@ -182,6 +183,19 @@ def read_only_values(response) -> dict[str, str]:
 
 def listed_prefixes(response) -> set[str]:
     return {api_key.prefix for api_key in response.context["cl"].result_list}
+
+
+def messages_of(response) -> list[str]:
+    """The messages the request queued or read (a followed redirect's page shows them)."""
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def count_statements(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+
+
+def revoked_log_entries() -> list[LogEntry]:
+    return list(LogEntry.objects.filter(action_flag=CHANGE, change_message="Revoked."))
 
 
 # --- Fixtures -----------------------------------------------------------------------------------
@@ -352,6 +366,18 @@ def test_add_post_with_a_bad_rate_limit_is_a_form_error_and_issues_nothing(super
 
     assert response.status_code == HTTPStatus.OK
     assert "rate_limit" in response.context["adminform"].form.errors
+    assert KEY_IN_TEXT.search(response.content.decode()) is None
+    assert not APIKey.objects.exists()
+
+
+def test_add_post_for_an_inactive_owner_is_a_form_error_and_issues_nothing(superuser_client):
+    inactive = UserFactory(username="gone", is_active=False)
+
+    response = superuser_client.post(ADD_URL, add_form(inactive))
+
+    assert response.status_code == HTTPStatus.OK
+    owner_errors = response.context["adminform"].form.errors.get("owner", [])
+    assert any("inactive" in error for error in owner_errors), owner_errors
     assert KEY_IN_TEXT.search(response.content.decode()) is None
     assert not APIKey.objects.exists()
 
@@ -595,6 +621,71 @@ def test_change_post_keeps_a_revocation_written_while_it_saves(
 
     api_key.refresh_from_db()
     assert (api_key.revoked_at, api_key.revoked_by) == (EARLIER_REVOCATION, superuser)
+    assert api_key.name == "deploy"
+
+
+@pytest.fixture
+def revoked_while_saving(superuser: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another request revokes the key after a change POST loaded it and checked permissions."""
+    original_save_model = APIKeyAdmin.save_model
+
+    def save_model(self, request, obj, form, change):
+        APIKey.objects.filter(pk=obj.pk).update(revoked_at=EARLIER_REVOCATION, revoked_by=superuser)
+        original_save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(APIKeyAdmin, "save_model", save_model)
+
+
+@pytest.fixture
+def configured_key(owner: User) -> APIKey:
+    """An active key with a name, an expiry and a rate limit of its own."""
+    return apikey_issue(owner=owner, name="deploy", expires_at=EXPIRY, rate_limit="250/m").api_key
+
+
+def test_change_post_on_a_key_revoked_while_it_saves_changes_nothing(
+    superuser_client, superuser, configured_key, revoked_while_saving
+):
+    superuser_client.post(
+        change_url(configured_key),
+        change_form(
+            configured_key,
+            name="renamed",
+            rate_limit="500/m",
+            expires_at_0="2032-01-01",
+            expires_at_1="00:00:00",
+        ),
+    )
+
+    configured_key.refresh_from_db()
+    assert (configured_key.name, configured_key.expires_at, configured_key.rate_limit) == (
+        "deploy",
+        EXPIRY,
+        "250/m",
+    )
+    assert (configured_key.revoked_at, configured_key.revoked_by) == (
+        EARLIER_REVOCATION,
+        superuser,
+    )
+
+
+def test_change_post_on_a_key_revoked_while_it_saves_redirects_saying_nothing_changed(
+    superuser_client, api_key, revoked_while_saving
+):
+    response = superuser_client.post(change_url(api_key), change_form(api_key, name="renamed"))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == change_url(api_key)
+    shown = messages_of(superuser_client.get(response["Location"]))
+    assert shown == [f"Key {api_key.prefix} was revoked meanwhile: nothing was changed."]
+
+
+def test_change_post_on_a_key_revoked_while_it_saves_logs_no_change(
+    superuser_client, api_key, revoked_while_saving
+):
+    superuser_client.post(change_url(api_key), change_form(api_key, name="renamed"))
+
+    # The admin log must not record a change that was not made.
+    assert list(LogEntry.objects.filter(action_flag=CHANGE).values("change_message")) == []
 
 
 def test_change_post_keeps_last_used_at_written_between_get_and_post(superuser_client, api_key):
@@ -769,11 +860,42 @@ def test_changelist_query_count_does_not_grow_with_keys(
     assert len(changelist_table(response).rows) == 30
 
 
-def test_changelist_does_not_count_the_whole_table(superuser_client, api_key):
-    response = superuser_client.get(CHANGELIST_URL, {"q": api_key.prefix})
+def test_searched_changelist_runs_one_count_not_a_second_over_the_whole_table(
+    superuser_client, owner, api_key
+):
+    apikey_issue(owner=UserFactory(username="bob"))
 
-    assert response.context["cl"].show_full_result_count is False
-    assert response.context["cl"].full_result_count is None
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL, {"q": api_key.prefix})
+
+    assert listed_prefixes(response) == {api_key.prefix}
+    # The paginator's count of the matching keys; a full-result count would be a second.
+    assert len(count_statements(queries)) == 1, count_statements(queries)
+    assert response.context["cl"].result_count == 1
+
+
+def test_changelist_lists_newest_first(superuser_client, owner):
+    keys = {name: apikey_issue(owner=owner, name=name).api_key for name in ["mid", "old", "new"]}
+    for name, day in [("mid", 2), ("old", 1), ("new", 3)]:
+        APIKey.objects.filter(pk=keys[name].pk).update(
+            created_at=datetime(2024, 1, day, tzinfo=UTC)
+        )
+
+    response = superuser_client.get(CHANGELIST_URL)
+
+    assert [key.name for key in response.context["cl"].result_list] == ["new", "mid", "old"]
+
+
+def test_changelist_lists_keys_created_together_by_newest_id_first(superuser_client, owner):
+    first, second = (apikey_issue(owner=owner, name=name).api_key for name in ["first", "second"])
+    APIKey.objects.filter(pk__in=[first.pk, second.pk]).update(
+        created_at=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    assert second.pk > first.pk
+
+    response = superuser_client.get(CHANGELIST_URL)
+
+    assert [key.name for key in response.context["cl"].result_list] == ["second", "first"]
 
 
 # --- The revoke action --------------------------------------------------------------------------
@@ -817,6 +939,45 @@ def test_revoke_action_reports_how_many_keys_it_revoked(superuser_client, api_ke
     assert "Revoked 1 of the 2 selected keys. 1 were revoked already." in (
         response.content.decode()
     )
+
+
+def test_revoke_action_logs_one_revoked_entry_per_key_it_revoked(
+    superuser_client, superuser, owner, revoked_key
+):
+    first, second = apikey_issue(owner=owner).api_key, apikey_issue(owner=owner).api_key
+
+    superuser_client.post(CHANGELIST_URL, action_form(first, second, revoked_key))
+
+    entries = revoked_log_entries()
+    assert sorted(entry.object_id for entry in entries) == sorted([str(first.pk), str(second.pk)])
+    for entry in entries:
+        assert entry.user == superuser
+        assert entry.content_type.model_class() is APIKey
+
+
+def test_revoke_action_logs_nothing_for_keys_revoked_already(superuser_client, revoked_key):
+    superuser_client.post(CHANGELIST_URL, action_form(revoked_key))
+
+    assert LogEntry.objects.filter(action_flag=CHANGE).count() == 0
+
+
+def test_revoke_action_logs_nothing_for_a_key_the_same_user_revoked_meanwhile(
+    superuser_client, superuser, api_key, monkeypatch
+):
+    def revoked_by_a_double_submit_first(*, api_keys, revoked_by):
+        # The same user's other request (a double-clicked "Go") revokes the key after this
+        # one found it active and before its UPDATE: this request revokes nothing.
+        APIKey.objects.filter(pk=api_key.pk).update(
+            revoked_at=EARLIER_REVOCATION, revoked_by=superuser
+        )
+        return apikeys_revoke(api_keys=api_keys, revoked_by=revoked_by)
+
+    monkeypatch.setattr(apikeys_admin, "apikeys_revoke", revoked_by_a_double_submit_first)
+
+    response = superuser_client.post(CHANGELIST_URL, action_form(api_key), follow=True)
+
+    assert "Revoked 0 of the 1 selected keys." in response.content.decode()
+    assert revoked_log_entries() == []
 
 
 def test_changelist_offers_the_revoke_selected_keys_action(superuser_client, api_key):
@@ -887,6 +1048,45 @@ def test_revoke_post_on_a_revoked_key_keeps_the_first_revocation(superuser_clien
     assert response["Location"] == change_url(revoked_key)
     revoked_key.refresh_from_db()
     assert (revoked_key.revoked_at, revoked_key.revoked_by) == (EARLIER_REVOCATION, None)
+
+
+def test_revoke_post_logs_one_revoked_entry(superuser_client, superuser, api_key):
+    superuser_client.post(revoke_url(api_key))
+
+    [entry] = revoked_log_entries()
+    assert (entry.object_id, entry.user) == (str(api_key.pk), superuser)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_revoke_url_of_a_revoked_key_redirects_saying_revoked_already(client, revoked_key, method):
+    logged_in(client, staff_with("view_apikey", "change_apikey"))
+
+    response = getattr(client, method)(revoke_url(revoked_key))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == change_url(revoked_key)
+    assert messages_of(response) == [f"Key {revoked_key.prefix} is revoked already."]
+    assert revoked_log_entries() == []
+
+
+def test_revoke_post_on_a_key_revoked_meanwhile_says_revoked_already_and_logs_nothing(
+    superuser_client, api_key, monkeypatch
+):
+    def revoked_by_another_request_first(*, api_key, revoked_by):
+        # Another request revokes the key after this one loaded it and found it active.
+        APIKey.objects.filter(pk=api_key.pk).update(revoked_at=EARLIER_REVOCATION)
+        return False
+
+    monkeypatch.setattr(apikeys_admin, "apikey_revoke", revoked_by_another_request_first)
+
+    response = superuser_client.post(revoke_url(api_key))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == change_url(api_key)
+    assert messages_of(response) == [f"Key {api_key.prefix} is revoked already."]
+    assert revoked_log_entries() == []
+    api_key.refresh_from_db()
+    assert (api_key.revoked_at, api_key.revoked_by) == (EARLIER_REVOCATION, None)
 
 
 # --- A revoked key's page is read-only --------------------------------------------------------
@@ -1011,6 +1211,35 @@ def test_view_only_staff_cannot_revoke_through_the_revoke_view(view_only_client,
 
 def test_view_only_staff_cannot_open_the_revoke_confirmation(view_only_client, api_key):
     assert view_only_client.get(revoke_url(api_key)).status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_view_only_staff_gets_403_not_revoked_already_for_a_revoked_key(
+    view_only_client, revoked_key, method
+):
+    response = getattr(view_only_client, method)(revoke_url(revoked_key))
+
+    # 403 as for an active key: whether a key is revoked is not learned here.
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert "Location" not in response
+    assert messages_of(response) == []
+    assert "revoked already" not in response.content.decode()
+    revoked_key.refresh_from_db()
+    assert (revoked_key.revoked_at, revoked_key.revoked_by) == (EARLIER_REVOCATION, None)
+
+
+@pytest.mark.parametrize("key", ["api_key", "revoked_key"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_staff_without_apikeys_permissions_gets_403_on_the_revoke_url(client, request, key, method):
+    api_key = request.getfixturevalue(key)
+    logged_in(client, UserFactory(staff=True, permissions=["view_user", "add_user"]))
+
+    response = getattr(client, method)(revoke_url(api_key))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert messages_of(response) == []
+    assert revoked_log_entries() == []
+    assert APIKey.objects.get(pk=api_key.pk).revoked_at == api_key.revoked_at
 
 
 def test_view_only_staff_sees_no_revoke_link(view_only_client, api_key):

@@ -1,5 +1,6 @@
 """Contract section 2: `Authorization: Bearer <key>`, and one answer for every bad header."""
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -212,6 +213,41 @@ def test_valid_key_needs_no_separate_user_query(user, issue_key):
     user_queries = [sql for sql in sql_of(queries) if "users_user" in sql]
     assert len(user_queries) == 1
     assert "apikeys_apikey" in user_queries[0]
+
+
+@pytest.fixture
+def compare_digest_calls(monkeypatch) -> list[tuple[object, object]]:
+    """Every hmac.compare_digest call while the test runs, each still answered by the real one."""
+    calls: list[tuple[object, object]] = []
+    real_compare_digest = services.hmac.compare_digest
+
+    def spy(a: object, b: object) -> bool:
+        calls.append((a, b))
+        return real_compare_digest(a, b)
+
+    monkeypatch.setattr(services.hmac, "compare_digest", spy)
+    return calls
+
+
+def test_valid_key_digest_is_compared_in_constant_time(user, issue_key, compare_digest_calls):
+    issued = issue_key(user)
+    computed = hashlib.sha256(issued.plaintext.encode()).hexdigest()
+
+    response = get_projects(f"Bearer {issued.plaintext}")
+
+    assert response.status_code == HTTPStatus.OK
+    assert (issued.api_key.digest, computed) in compare_digest_calls
+
+
+def test_wrong_secret_digest_is_compared_in_constant_time(user, issue_key, compare_digest_calls):
+    stored = issue_key(user).api_key
+    forged = forged_key(stored.prefix)
+
+    response = get_projects(f"Bearer {forged}")
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    computed = hashlib.sha256(forged.encode()).hexdigest()
+    assert (stored.digest, computed) in compare_digest_calls
 
 
 def test_first_use_sets_last_used_at(user, issue_key, frozen_clock):

@@ -5,10 +5,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from apikeys import services
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue, apikey_revoke, apikey_verify
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +81,16 @@ def test_issue_sets_owner_name_and_expiry(user):
 
     stored = APIKey.objects.get(pk=issued.api_key.pk)
     assert (stored.owner, stored.name, stored.expires_at) == (user, "ci", expires_at)
+
+
+def test_issue_refuses_an_inactive_owner_and_stores_nothing():
+    inactive = UserFactory(is_active=False)
+
+    with pytest.raises(ValidationError) as refused:
+        apikey_issue(owner=inactive, name="ci")
+
+    assert refused.value.code == "inactive_owner"
+    assert not APIKey.objects.exists()
 
 
 def test_two_issued_keys_differ_in_prefix_and_digest(user):

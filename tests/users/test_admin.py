@@ -7,7 +7,7 @@ from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -24,6 +24,7 @@ ADD_URL = reverse("admin:users_user_add")
 PROJECTS_CHANGELIST_URL = reverse("admin:projects_project_changelist")
 NEW_PASSWORD = "zebra-Quilt-981"
 PROJECT_COUNT_LINK = re.compile(r'<a href="([^"]+)">(\d+) projects</a>')
+ORDER_BY = re.compile(r" ORDER BY (.+?)(?: LIMIT \d+)?$")
 
 
 def change_url(user: User) -> str:
@@ -163,10 +164,37 @@ def test_changelist_query_count_does_not_grow_with_users(
     assert len(response.context["cl"].result_list) == 30
 
 
-def test_changelist_does_not_count_the_whole_table(superuser_client, alice):
-    response = superuser_client.get(CHANGELIST_URL, {"q": "ali"})
+def test_searched_changelist_runs_one_count_not_a_second_over_the_whole_table(
+    superuser_client, alice
+):
+    UserFactory(username="bob")
 
-    assert response.context["cl"].full_result_count is None
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL, {"q": "ali"})
+
+    assert listed_usernames(response) == {"alice"}
+    # The paginator's count of the matching users; a full-result count would be a second.
+    counts = [query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"]]
+    assert len(counts) == 1, counts
+    assert response.context["cl"].result_count == 1
+
+
+def test_changelist_lists_users_by_username(superuser_client, alice):
+    for username in ["carol", "bob", "dave"]:
+        UserFactory(username=username)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL)
+
+    usernames = [user.username for user in response.context["cl"].result_list]
+    assert usernames == ["alice", "bob", "carol", "dave", "root"]
+    # Username alone is unique: the unique index serves the order, with no tie-breaker.
+    orders = {
+        match.group(1)
+        for query in queries.captured_queries
+        if (match := ORDER_BY.search(query["sql"])) and 'FROM "users_user"' in query["sql"]
+    }
+    assert orders == {'"users_user"."username" ASC'}
 
 
 # --- The user's page: keys and projects ---------------------------------------------------------
@@ -326,6 +354,122 @@ def test_password_change_form_refuses_mismatched_passwords(superuser_client, ali
     assert response.status_code == HTTPStatus.OK
     alice.refresh_from_db()
     assert not alice.check_password(NEW_PASSWORD)
+
+
+# --- Staff who change users but are not superusers -----------------------------------------------
+
+
+@pytest.fixture
+def user_manager(db: None) -> User:
+    """Staff with users.change_user, not a superuser."""
+    return UserFactory(username="stan", staff=True, permissions=["view_user", "change_user"])
+
+
+@pytest.fixture
+def user_manager_client(client: Client, user_manager: User) -> Client:
+    client.force_login(user_manager)
+    return client
+
+
+def permission(codename: str) -> Permission:
+    return Permission.objects.get(content_type__app_label="users", codename=codename)
+
+
+def test_superuser_only_fields_are_read_only_for_a_user_manager(user_manager_client, user_manager):
+    response = user_manager_client.get(change_url(user_manager))
+
+    assert response.status_code == HTTPStatus.OK
+    fields = set(response.context["adminform"].form.fields)
+    assert {"is_superuser", "groups", "user_permissions"}.isdisjoint(fields)
+    assert "email" in fields
+
+
+@pytest.mark.parametrize("target", ["user_manager", "alice"])
+def test_user_manager_cannot_make_anyone_a_superuser(user_manager_client, request, target):
+    user = request.getfixturevalue(target)
+
+    response = user_manager_client.post(
+        change_url(user), change_form(user, email="new@example.com", is_superuser="on")
+    )
+
+    # The rest of the form is saved; is_superuser is not among what it saves.
+    assert response.status_code == HTTPStatus.FOUND
+    user.refresh_from_db()
+    assert user.email == "new@example.com"
+    assert user.is_superuser is False
+
+
+def test_user_manager_cannot_give_themselves_permissions(user_manager_client, user_manager):
+    before = set(user_manager.user_permissions.values_list("pk", flat=True))
+    wanted = [permission("delete_user").pk, permission("add_user").pk, *before]
+
+    response = user_manager_client.post(
+        change_url(user_manager), change_form(user_manager, user_permissions=wanted)
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert set(user_manager.user_permissions.values_list("pk", flat=True)) == before
+    assert not User.objects.get(pk=user_manager.pk).has_perm("users.delete_user")
+
+
+def test_user_manager_cannot_put_themselves_in_a_group(user_manager_client, user_manager):
+    admins = Group.objects.create(name="admins")
+    admins.permissions.add(permission("delete_user"))
+
+    response = user_manager_client.post(
+        change_url(user_manager), change_form(user_manager, groups=[admins.pk])
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert not user_manager.groups.exists()
+
+
+def test_user_manager_cannot_change_a_superusers_account(user_manager_client, superuser):
+    response = user_manager_client.post(
+        change_url(superuser), change_form(superuser, email="taken-over@example.com")
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    superuser.refresh_from_db()
+    assert superuser.email != "taken-over@example.com"
+    assert superuser.is_superuser
+
+
+def test_user_manager_cannot_open_a_superusers_password_form(user_manager_client, superuser):
+    assert user_manager_client.get(password_url(superuser)).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_user_manager_cannot_set_a_superusers_password(user_manager_client, superuser):
+    response = user_manager_client.post(
+        password_url(superuser), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    superuser.refresh_from_db()
+    assert not superuser.check_password(NEW_PASSWORD)
+
+
+def test_user_manager_sets_a_non_superusers_password(user_manager_client, alice):
+    response = user_manager_client.post(
+        password_url(alice), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    alice.refresh_from_db()
+    assert alice.check_password(NEW_PASSWORD)
+
+
+def test_superuser_makes_a_user_a_superuser_in_a_group(superuser_client, alice):
+    admins = Group.objects.create(name="admins")
+
+    response = superuser_client.post(
+        change_url(alice), change_form(alice, is_superuser="on", groups=[admins.pk])
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    alice.refresh_from_db()
+    assert alice.is_superuser
+    assert list(alice.groups.all()) == [admins]
 
 
 # --- Staff who may only look --------------------------------------------------------------------
