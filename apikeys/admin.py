@@ -164,6 +164,11 @@ class APIKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:
+        if getattr(request, "apikey_updated", True):
+            return super().log_change(request, obj, message)
+        return None
+
     def response_change(self, request: HttpRequest, obj: APIKey) -> HttpResponse:
         if getattr(request, "apikey_updated", True):
             return super().response_change(request, obj)
@@ -179,17 +184,16 @@ class APIKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
         selected = queryset.count()
-        active = list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True))
-        revoked = apikeys_revoke(api_keys=queryset.filter(pk__in=active), revoked_by=request.user)
+        revoked = apikeys_revoke(api_keys=queryset, revoked_by=request.user)
         LogEntry.objects.log_actions(
             user_id=request.user.pk,
-            queryset=APIKey.objects.filter(pk__in=active, revoked_by=request.user),
+            queryset=APIKey.objects.filter(pk__in=revoked),
             action_flag=CHANGE,
             change_message="Revoked.",
         )
-        message = f"Revoked {revoked} of the {selected} selected keys."
-        if revoked < selected:
-            message += f" {selected - revoked} were revoked already."
+        message = f"Revoked {len(revoked)} of the {selected} selected keys."
+        if len(revoked) < selected:
+            message += f" {selected - len(revoked)} were revoked already."
         self.message_user(request, message, messages.SUCCESS)
 
     def get_urls(self) -> list:

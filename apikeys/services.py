@@ -123,11 +123,14 @@ def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
     return bool(revoked)
 
 
-def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None) -> int:
-    """Revoke, in one UPDATE, every key of `api_keys` not revoked yet; returns how many."""
-    return api_keys.filter(revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=revoked_by
-    )
+def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None) -> list[int]:
+    """Revoke every key of `api_keys` not revoked yet, in one UPDATE; returns the ids of the
+    keys this call revoked (not those another request revoked meanwhile)."""
+    with transaction.atomic():
+        pending = api_keys.filter(revoked_at__isnull=True).select_for_update(of=("self",))
+        ids = list(pending.values_list("pk", flat=True))
+        APIKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=revoked_by)
+    return ids
 
 
 def apikey_update(

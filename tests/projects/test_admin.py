@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from projects.admin import ProjectAdmin
+from apiproject.admin_site import LargeTablePaginator
 from projects.models import Project
 from tests.factories import ProjectFactory, UserFactory
 from users.models import User
@@ -28,6 +28,15 @@ HEADER = re.compile(r'<th scope="col" class="[^"]*column-(\w+)[^"]*">(.*?)</th>'
 
 def listed_names(response) -> list[str]:
     return [project.name for project in response.context["cl"].result_list]
+
+
+def project_counts(queries: CaptureQueriesContext) -> list[str]:
+    """The COUNT statements over projects_project among the captured queries."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if "COUNT(" in query["sql"].upper() and "projects_project" in query["sql"]
+    ]
 
 
 def autocomplete(client: Client, term: str):
@@ -145,15 +154,116 @@ def test_changelist_query_count_does_not_grow_with_projects(
     assert len({project.owner_id for project in Project.objects.all()}) == 50
 
 
-def test_changelist_does_not_count_the_whole_table(superuser_client, alice):
+def test_searched_changelist_runs_one_count_not_a_second_over_the_whole_table(
+    superuser_client, alice
+):
     ProjectFactory(owner=alice, name="Apollo")
+    ProjectFactory(owner=alice, name="Gemini")
 
-    response = superuser_client.get(CHANGELIST_URL, {"q": "apollo"})
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL, {"q": "apollo"})
 
-    assert ProjectAdmin.show_full_result_count is False
-    assert response.context["cl"].full_result_count is None
+    assert listed_names(response) == ["Apollo"]
+    # The paginator's count of the matching projects; a full-result count would be a second.
+    assert len(project_counts(queries)) == 1, project_counts(queries)
+    assert response.context["cl"].result_count == 1
     assert "Show all" in response.content.decode()
     assert " total</a>" not in response.content.decode()
+
+
+# --- Counting: LargeTablePaginator ---------------------------------------------------------------
+
+
+def analyze_projects() -> None:
+    """Refresh the planner's row estimate (pg_class.reltuples; -1 until first analyzed)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE projects_project")
+
+
+def planner_estimate() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = 'projects_project'::regclass"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_paginator_counts_exactly_on_sqlite_however_low_estimate_above_is(
+    superuser_client, alice, monkeypatch
+):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL has planner estimates: the postgresql tests below cover it")
+    ProjectFactory.create_batch(3, owner=alice)
+    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL)
+
+    assert len(project_counts(queries)) == 1
+    assert response.context["cl"].paginator.count == 3
+    assert response.context["cl"].result_count == 3
+
+
+@pytest.mark.postgresql
+def test_paginator_uses_the_planner_estimate_for_an_unfiltered_large_list(
+    superuser_client, alice, monkeypatch
+):
+    ProjectFactory.create_batch(3, owner=alice)
+    analyze_projects()
+    ProjectFactory.create_batch(2, owner=alice)  # not in the estimate: it says 3, not 5
+    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL)
+
+    assert response.status_code == HTTPStatus.OK
+    assert project_counts(queries) == []
+    estimate = planner_estimate()
+    assert response.context["cl"].paginator.count == estimate == 3
+    assert Project.objects.count() == 5
+
+
+@pytest.mark.postgresql
+def test_paginator_counts_a_searched_large_list_exactly(superuser_client, alice, monkeypatch):
+    ProjectFactory.create_batch(3, owner=alice)
+    ProjectFactory(owner=alice, name="Apollo")
+    analyze_projects()
+    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL, {"q": "apollo"})
+
+    assert len(project_counts(queries)) == 1
+    assert response.context["cl"].paginator.count == 1
+
+
+@pytest.mark.postgresql
+def test_paginator_counts_a_filtered_large_list_exactly(superuser_client, alice, monkeypatch):
+    ProjectFactory.create_batch(3, owner=alice)
+    ProjectFactory(owner=UserFactory())
+    analyze_projects()
+    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL, {"owner__id__exact": alice.pk})
+
+    assert response.status_code == HTTPStatus.OK
+    assert len(project_counts(queries)) == 1
+    assert response.context["cl"].paginator.count == 3
+
+
+@pytest.mark.postgresql
+def test_paginator_counts_a_small_table_exactly(superuser_client, alice):
+    ProjectFactory.create_batch(3, owner=alice)
+    analyze_projects()
+    ProjectFactory.create_batch(2, owner=alice)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(CHANGELIST_URL)
+
+    assert planner_estimate() <= LargeTablePaginator.estimate_above
+    assert len(project_counts(queries)) == 1
+    assert response.context["cl"].paginator.count == 5
 
 
 # --- The owner: an autocomplete -----------------------------------------------------------------
