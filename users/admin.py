@@ -1,8 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -85,15 +83,10 @@ class UserAdmin(DjangoUserAdmin):
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # Asked per object by the delete view and by the "delete selected" action alike.
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        # The bulk "delete selected" action asks has_delete_permission without an object.
-        if not request.user.is_superuser and queryset.filter(is_superuser=True).exists():
-            raise PermissionDenied("Only superusers may delete a superuser.")
-        super().delete_queryset(request, queryset)
 
     @admin.display(description="projects")
     def project_count(self, user: User) -> str:

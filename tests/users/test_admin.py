@@ -522,3 +522,41 @@ def test_staff_without_users_permissions_gets_403_on_the_changelist(client):
     client.force_login(UserFactory(staff=True))
 
     assert client.get(CHANGELIST_URL).status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.fixture
+def user_remover_client(client: Client) -> Client:
+    client.force_login(
+        UserFactory(staff=True, permissions=["view_user", "change_user", "delete_user"])
+    )
+    return client
+
+
+def test_staff_cannot_delete_a_superuser(user_remover_client, superuser):
+    delete_url = reverse("admin:users_user_delete", args=[superuser.pk])
+
+    response = user_remover_client.post(delete_url, {"post": "yes"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert User.objects.filter(pk=superuser.pk).exists()
+
+
+def test_staff_cannot_delete_a_superuser_with_the_bulk_action(
+    user_remover_client, superuser, alice
+):
+    response = user_remover_client.post(
+        reverse("admin:users_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [superuser.pk, alice.pk], "post": "yes"},
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert User.objects.filter(pk__in=[superuser.pk, alice.pk]).count() == 2
+
+
+def test_staff_can_delete_an_ordinary_user(user_remover_client, alice):
+    delete_url = reverse("admin:users_user_delete", args=[alice.pk])
+
+    response = user_remover_client.post(delete_url, {"post": "yes"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert not User.objects.filter(pk=alice.pk).exists()
