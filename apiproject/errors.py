@@ -77,16 +77,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
-    elif isinstance(exc, BadRequest | SuspiciousOperation) and not isinstance(
-        exc, RequestDataTooBig
-    ):
-        # Too many query fields, say: Django's 400, raised inside the view.
-        exc = exceptions.ParseError(str(exc))
     elif isinstance(exc, RequestDataTooBig):
         # DRF's JSON parser reads request.body, which enforces DATA_UPLOAD_MAX_MEMORY_SIZE.
         exc = PayloadTooLarge(
             f"The request body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
         )
+    elif isinstance(exc, BadRequest | SuspiciousOperation):
+        # Too many query fields, say: Django's 400, raised inside the view.
+        exc = exceptions.ParseError(str(exc))
     if not isinstance(exc, exceptions.APIException):
         return None
 

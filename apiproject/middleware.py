@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
@@ -65,9 +65,9 @@ class HealthCheckMiddleware:
 class APIErrorMiddleware:
     """The error envelope under /api/ for what DRF's exception handler never sees.
 
-    A disallowed host, an exception outside DRF's views (an oversized body read by Django,
-    an unreachable database, a bug) and any error page Django renders itself, which is HTML,
-    and with DEBUG on never goes through handler404/handler500.
+    A disallowed host, an exception DRF's handler leaves alone (an unreachable database, a
+    bug), and any error page Django renders itself: HTML, and with DEBUG on never through
+    handler404/handler500.
     """
 
     def __init__(self, get_response: GetResponse) -> None:
@@ -94,11 +94,6 @@ class APIErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_request(request):
             return None
-        if isinstance(exception, RequestDataTooBig):
-            return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, details=str(exception))
-        if isinstance(exception, SuspiciousOperation):
-            logger.warning("Suspicious request: %s", exception)
-            return error_response(HTTPStatus.BAD_REQUEST, details=str(exception))
         if isinstance(exception, OperationalError | InterfaceError):
             logger.error("Database unavailable", exc_info=exception)
             return error_response(
