@@ -246,6 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.APIKeyRateThrottle"],
     # OPTIONS answers 405 like any method an endpoint does not serve.
     "DEFAULT_METADATA_CLASS": None,
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apiproject.negotiation.QualityAwareContentNegotiation",
     "EXCEPTION_HANDLER": "apiproject.errors.api_exception_handler",
     # JSON is the only representation: no ?format= override (contract section 1).
     "URL_FORMAT_OVERRIDE": None,
@@ -267,6 +268,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apiproject.schema.strip_trailing_slashes",
+        "users.schema.document_user_creation",
     ],
 }
 

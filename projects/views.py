@@ -11,7 +11,10 @@ from projects.serializers import ProjectSerializer
 
 @extend_schema_view(
     list=extend_schema(
-        responses={200: ProjectSerializer(many=True), **error_responses(400, 401, 406, 429)}
+        summary="List your projects",
+        description="The projects of the key's user, newest first, page by page. The `Link` "
+        "header points to the first, previous, next and last pages.",
+        responses={200: ProjectSerializer(many=True), **error_responses(400, 401, 406, 429)},
     )
 )
 class ProjectViewSet(mixins.ListModelMixin, APIViewSet):

@@ -47,7 +47,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(serializers.Serializer):
-    """Validates a creation request (contract section 3); `user_create` does the writing."""
+    """A new user's username, email and password; any other field is refused."""
 
     username = StringField(max_length=150, validators=[ASCIIUsernameValidator()])
     email = EmailStringField(max_length=254)

@@ -28,7 +28,12 @@ class UserViewSet(APIViewSet):
             return [CanCreateUser()]
         return [CanReadUser()]
 
-    @extend_schema(responses={200: UserSerializer, **error_responses(401, 403, 404, 406, 429)})
+    @extend_schema(
+        summary="Get a user",
+        description="The key's own user, or any user for staff "
+        "(`is_staff` and the `users.view_user` permission).",
+        responses={200: UserSerializer, **error_responses(401, 403, 404, 406, 429)},
+    )
     def retrieve(self, request: Request, user_id: str) -> Response:
         user = user_get(user_id=user_id)
         if user is None:
@@ -36,6 +41,9 @@ class UserViewSet(APIViewSet):
         return Response(UserSerializer(user).data)
 
     @extend_schema(
+        summary="Create a user",
+        description="Staff only (`is_staff` and the `users.add_user` permission). Answers 201 "
+        "with the user and `Location: /api/v1/users/{id}`.",
         request=UserCreateSerializer,
         responses={
             201: OpenApiResponse(UserSerializer, description="The new user."),

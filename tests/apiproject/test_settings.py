@@ -117,6 +117,30 @@ def test_schema_declares_a_bearer_security_scheme(schema):
     assert any(s["type"] == "http" and s["scheme"].lower() == "bearer" for s in schemes)
 
 
+def test_schema_paths_are_written_without_a_trailing_slash(schema):
+    assert {"/api/v1/projects", "/api/v1/users", "/api/v1/users/{user_id}"} == set(schema["paths"])
+
+
+def test_schema_says_user_creation_refuses_unknown_fields(schema):
+    assert schema["components"]["schemas"]["UserCreate"]["additionalProperties"] is False
+
+
+def test_schema_says_usernames_are_ascii_and_passwords_at_least_8_characters(schema):
+    fields = schema["components"]["schemas"]["UserCreate"]["properties"]
+
+    assert fields["username"]["pattern"] == "^[A-Za-z0-9.@+_-]+$"
+    assert fields["password"]["minLength"] == 8
+
+
+def test_schema_documents_the_error_envelope_for_each_operation(schema):
+    create = schema["paths"]["/api/v1/users"]["post"]["responses"]
+
+    assert {"400", "401", "403", "406", "413", "415", "429"} <= set(create)
+    assert create["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
 def test_schema_ignores_a_bogus_authorization_header(anonymous_client):
     anonymous_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
 

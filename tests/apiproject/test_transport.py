@@ -138,3 +138,23 @@ def test_head_user_is_200_with_an_empty_body(user, user_client):
 
     assert response.status_code == HTTPStatus.OK
     assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/json;q=0", "application/json; q=0.0, text/html", "*/*;q=0"],
+)
+def test_accept_refusing_json_with_q_zero_gets_406(user_client, accept):
+    response = user_client.get(reverse("project-list"), HTTP_ACCEPT=accept)
+
+    assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
+    assert response.json()["error"]["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json;q=0.5", "text/html;q=0, application/json", "*/*;q=0.1"]
+)
+def test_accept_with_a_nonzero_quality_for_json_is_served(user_client, accept):
+    response = user_client.get(reverse("project-list"), HTTP_ACCEPT=accept)
+
+    assert response.status_code == HTTPStatus.OK
