@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -31,6 +31,33 @@ class ErrorSerializer(serializers.Serializer):
     """The error envelope (contract section 5), for the OpenAPI document."""
 
     error = ErrorDetailSerializer()
+
+
+# On every answer of an operation to a request with a valid key (contract section 6): so on
+# every status an operation documents except 401, whose request has no valid key.
+RATE_LIMITED_STATUSES = ["200", "201", "400", "403", "404", "405", "413", "415", "429"]
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        name,
+        int,
+        OpenApiParameter.HEADER,
+        response=RATE_LIMITED_STATUSES,
+        description=description,
+    )
+    for name, description in [
+        ("X-RateLimit-Limit", "Requests this key may make per minute."),
+        ("X-RateLimit-Remaining", "Requests left in the current window, never below 0."),
+        ("X-RateLimit-Reset", "The UTC epoch second at which the new count starts."),
+    ]
+] + [
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=["429"],
+        description="Seconds until the new count starts: a client that waits this long is served.",
+    )
+]
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:

@@ -141,6 +141,15 @@ def test_schema_documents_the_error_envelope_for_each_operation(schema):
     }
 
 
+def test_schema_documents_the_rate_limit_headers(schema):
+    responses = schema["paths"]["/api/v1/projects"]["get"]["responses"]
+    rate_headers = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+
+    assert rate_headers <= set(responses["200"]["headers"])
+    assert rate_headers | {"Retry-After"} <= set(responses["429"]["headers"])
+    assert "headers" not in responses["401"]
+
+
 def test_schema_ignores_a_bogus_authorization_header(anonymous_client):
     anonymous_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
 
