@@ -5,6 +5,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -40,3 +44,33 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(command: list[str], **environment: str) -> Iterator[str]:
+    """A server of ours (`command` under our interpreter, "{port}" in it filled in) on a free
+    loopback port, configured by `environment` alone; yields its base URL once /healthz
+    answers, and stops it afterwards."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, *(part.format(port=port) for part in command)],
+        cwd=PROJECT_DIR,
+        env=project_environment(**environment),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{base_url}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

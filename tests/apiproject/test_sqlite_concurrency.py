@@ -2,9 +2,6 @@
 concurrent writes wait for the lock instead of answering "database is locked"."""
 
 import json
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +10,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.processes import PROJECT_DIR, free_port, project_environment, run_python
+from tests.processes import run_python, serving
 
 WRITERS = 30
 CLIENTS = 8
@@ -35,29 +32,8 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     created = run_python(["manage.py", "shell", "-c", KEYS_SCRIPT], **env)
     assert created.returncode == 0, created.stderr
     keys = [line for line in created.stdout.split() if line.startswith("ak_")]
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=PROJECT_DIR,
-        env=project_environment(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{base_url}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield base_url, keys
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serving(["manage.py", "runserver", "127.0.0.1:{port}", "--noreload"], **env) as url:
+        yield url, keys
 
 
 def send(url: str, key: str, body: dict | None = None) -> int:

@@ -2,15 +2,12 @@
 files from `collectstatic`'s output served by WhiteNoise."""
 
 import re
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.processes import PROJECT_DIR, free_port, project_environment
+from tests.processes import run_python, serving
 
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
@@ -18,39 +15,19 @@ ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 @pytest.fixture(scope="module")
 def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("production")
-    env = project_environment(
-        DJANGO_SECRET_KEY="production-like-test-secret",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
-    )
+    environment = {
+        "DJANGO_SECRET_KEY": "production-like-test-secret",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_STATIC_ROOT": str(workdir / "static"),
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+    }
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=PROJECT_DIR, env=env, check=True
-        )
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "apiproject.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{base_url}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        result = run_python(["manage.py", *command], **environment)
+        assert result.returncode == 0, result.stderr
+    with serving(
+        ["-m", "gunicorn", "apiproject.wsgi", "-b", "127.0.0.1:{port}", "-w", "1"], **environment
+    ) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def fetch(url: str) -> tuple[int, str, bytes]:
