@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apikeys.rates import validate_rate
+from apiproject.api.rates import validate_rate
 
 
 class APIKeyQuerySet(models.QuerySet):

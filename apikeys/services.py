@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apikeys.models import APIKey
-from apikeys.rates import validate_rate
+from apiproject.api.rates import validate_rate
 from users.models import User
 
 KEY_SCHEME = "ak"

@@ -4,12 +4,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import connections
-from django.db.models import QuerySet
-from django.utils.functional import cached_property
 
-from apikeys.throttling import client_ip, count_request
+from apiproject.api.ratelimit import client_ip, count_request
 
 LOGIN_PER_IP_GROUP = "admin.login.ip"
 LOGIN_PER_USERNAME_GROUP = "admin.login.username"
@@ -43,29 +39,3 @@ class APIAdminSite(admin.AdminSite):
     # The service has no site of its own; "View site" opens the API docs.
     site_url = "/api/docs"
     login_form = RateLimitedAuthenticationForm
-
-
-class LargeTablePaginator(Paginator):
-    """The admin's paginator, counting an unfiltered list of a large PostgreSQL table by the
-    planner's estimate: the admin counts the listed rows on every page, and COUNT(*) reads
-    the whole table. Filtered or searched lists, and small tables, are counted exactly."""
-
-    estimate_above = 100_000
-
-    @cached_property
-    def count(self) -> int:
-        rows = self.object_list
-        if (
-            isinstance(rows, QuerySet)
-            and not rows.query.where
-            and connections[rows.db].vendor == "postgresql"
-        ):
-            with connections[rows.db].cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                    [rows.model._meta.db_table],
-                )
-                (estimate,) = cursor.fetchone() or (-1,)
-            if estimate > self.estimate_above:
-                return estimate
-        return super().count

@@ -18,7 +18,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from apikeys.rates import requests_per_minute
+from apiproject.api.rates import requests_per_minute
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -106,10 +106,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Outermost: every response, errors and health checks included, carries X-Request-ID.
-    "apiproject.middleware.RequestIDMiddleware",
+    "apiproject.api.middleware.RequestIDMiddleware",
     # Before anything validates the Host header: load balancers probe by IP.
-    "apiproject.middleware.HealthCheckMiddleware",
-    "apiproject.middleware.APIErrorMiddleware",
+    "apiproject.api.middleware.HealthCheckMiddleware",
+    "apiproject.api.middleware.APIErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,14 +240,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.authentication.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["apiproject.parsers.StrictJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "apiproject.pagination.PageLimitPagination",
+    "DEFAULT_PARSER_CLASSES": ["apiproject.api.parsers.StrictJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "apiproject.api.pagination.PageLimitPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.APIKeyRateThrottle"],
     # OPTIONS answers 405 like any method an endpoint does not serve.
     "DEFAULT_METADATA_CLASS": None,
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apiproject.negotiation.QualityAwareContentNegotiation",
-    "EXCEPTION_HANDLER": "apiproject.errors.api_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
+        "apiproject.api.negotiation.QualityAwareContentNegotiation"
+    ),
+    "EXCEPTION_HANDLER": "apiproject.api.errors.api_exception_handler",
     # JSON is the only representation: no ?format= override (contract section 1).
     "URL_FORMAT_OVERRIDE": None,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
@@ -267,7 +269,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "apiproject.schema.strip_trailing_slashes",
+        "apiproject.api.schema.strip_trailing_slashes",
         "users.schema.document_user_creation",
     ],
 }
@@ -291,7 +293,7 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "apiproject.request_id.RequestIDLogFilter"}},
+    "filters": {"request_id": {"()": "apiproject.api.request_id.RequestIDLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",

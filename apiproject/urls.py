@@ -3,8 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from apiproject.schema import SchemaView
-from apiproject.views import api_not_found
+from apiproject.api.schema import SchemaView
+from apiproject.api.views import api_not_found
 from projects.views import ProjectViewSet
 from users.views import UserViewSet
 

@@ -9,6 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apiproject.settings")
 # What django.core.wsgi.get_wsgi_application() does, with our handler.
 django.setup(set_prefix=False)
 
-from apiproject.handlers import APIWSGIHandler  # noqa: E402  (needs the apps loaded)
+from apiproject.api.handlers import APIWSGIHandler  # noqa: E402  (needs the apps loaded)
 
 application = APIWSGIHandler()

@@ -2,8 +2,8 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
-from apiproject.schema import RATE_LIMIT_HEADERS, error_responses
-from apiproject.views import APIViewSet
+from apiproject.api.schema import RATE_LIMIT_HEADERS, error_responses
+from apiproject.api.views import APIViewSet
 from projects.models import Project
 from projects.selectors import project_list
 from projects.serializers import ProjectSerializer

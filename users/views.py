@@ -6,8 +6,8 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apiproject.schema import RATE_LIMIT_HEADERS, error_responses
-from apiproject.views import APIViewSet
+from apiproject.api.schema import RATE_LIMIT_HEADERS, error_responses
+from apiproject.api.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
 from users.selectors import user_get
 from users.serializers import UserCreateSerializer, UserSerializer

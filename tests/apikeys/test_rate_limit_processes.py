@@ -453,7 +453,7 @@ def test_refusing_redis_logs_one_warning_per_request_without_traceback(
     refusing_redis_replies, refusing_redis_server
 ):
     log = refusing_redis_server.log()
-    warnings = [line for line in log.splitlines() if " WARNING apikeys.throttling " in line]
+    warnings = [line for line in log.splitlines() if " WARNING apiproject.api.ratelimit " in line]
 
     assert len(warnings) == len(refusing_redis_replies)
     assert "Traceback" not in log

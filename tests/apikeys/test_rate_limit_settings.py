@@ -17,8 +17,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apikeys.models import APIKey
-from apikeys.rates import requests_per_minute
 from apikeys.services import apikey_issue
+from apiproject.api.rates import requests_per_minute
 from tests.processes import run_python as run
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"  # never connected to: checks only read settings
@@ -274,9 +274,9 @@ def test_unreachable_cache_still_serves_a_key_without_rate_limit_headers(user_cl
 @pytest.mark.django_db
 @pytest.mark.usefixtures("unreachable_cache")
 def test_unreachable_cache_logs_one_warning_without_traceback(user_client, caplog):
-    with caplog.at_level(logging.WARNING, logger="apikeys.throttling"):
+    with caplog.at_level(logging.WARNING, logger="apiproject.api.ratelimit"):
         user_client.get(reverse("project-list"))
 
-    records = [record for record in caplog.records if record.name == "apikeys.throttling"]
+    records = [record for record in caplog.records if record.name == "apiproject.api.ratelimit"]
     assert [record.levelno for record in records] == [logging.WARNING]
     assert records[0].exc_info is None

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from apikeys.throttling import NO_PEER_ADDRESS, client_ip
+from apiproject.api.ratelimit import NO_PEER_ADDRESS, client_ip
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

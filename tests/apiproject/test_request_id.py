@@ -8,7 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from apiproject.request_id import RequestIDLogFilter
+from apiproject.api.request_id import RequestIDLogFilter
 
 pytestmark = pytest.mark.django_db
 

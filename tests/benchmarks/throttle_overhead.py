@@ -54,7 +54,8 @@ def main() -> None:
     from rest_framework.test import APIRequestFactory
 
     from apikeys.services import apikey_issue
-    from apikeys.throttling import API_KEY_GROUP, count_request
+    from apikeys.throttling import API_KEY_GROUP
+    from apiproject.api.ratelimit import count_request
     from projects.models import Project
     from projects.views import ProjectViewSet
     from users.models import User

@@ -12,7 +12,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apiproject.admin_site import LargeTablePaginator
 from projects.models import Project
 from tests.factories import ProjectFactory, UserFactory
 from users.models import User
@@ -169,101 +168,6 @@ def test_searched_changelist_runs_one_count_not_a_second_over_the_whole_table(
     assert response.context["cl"].result_count == 1
     assert "Show all" in response.content.decode()
     assert " total</a>" not in response.content.decode()
-
-
-# --- Counting: LargeTablePaginator ---------------------------------------------------------------
-
-
-def analyze_projects() -> None:
-    """Refresh the planner's row estimate (pg_class.reltuples; -1 until first analyzed)."""
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE projects_project")
-
-
-def planner_estimate() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = 'projects_project'::regclass"
-        )
-        return cursor.fetchone()[0]
-
-
-def test_paginator_counts_exactly_on_sqlite_however_low_estimate_above_is(
-    superuser_client, alice, monkeypatch
-):
-    if connection.vendor == "postgresql":
-        pytest.skip("PostgreSQL has planner estimates: the postgresql tests below cover it")
-    ProjectFactory.create_batch(3, owner=alice)
-    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
-
-    with CaptureQueriesContext(connection) as queries:
-        response = superuser_client.get(CHANGELIST_URL)
-
-    assert len(project_counts(queries)) == 1
-    assert response.context["cl"].paginator.count == 3
-    assert response.context["cl"].result_count == 3
-
-
-@pytest.mark.postgresql
-def test_paginator_uses_the_planner_estimate_for_an_unfiltered_large_list(
-    superuser_client, alice, monkeypatch
-):
-    ProjectFactory.create_batch(3, owner=alice)
-    analyze_projects()
-    ProjectFactory.create_batch(2, owner=alice)  # not in the estimate: it says 3, not 5
-    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
-
-    with CaptureQueriesContext(connection) as queries:
-        response = superuser_client.get(CHANGELIST_URL)
-
-    assert response.status_code == HTTPStatus.OK
-    assert project_counts(queries) == []
-    estimate = planner_estimate()
-    assert response.context["cl"].paginator.count == estimate == 3
-    assert Project.objects.count() == 5
-
-
-@pytest.mark.postgresql
-def test_paginator_counts_a_searched_large_list_exactly(superuser_client, alice, monkeypatch):
-    ProjectFactory.create_batch(3, owner=alice)
-    ProjectFactory(owner=alice, name="Apollo")
-    analyze_projects()
-    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
-
-    with CaptureQueriesContext(connection) as queries:
-        response = superuser_client.get(CHANGELIST_URL, {"q": "apollo"})
-
-    assert len(project_counts(queries)) == 1
-    assert response.context["cl"].paginator.count == 1
-
-
-@pytest.mark.postgresql
-def test_paginator_counts_a_filtered_large_list_exactly(superuser_client, alice, monkeypatch):
-    ProjectFactory.create_batch(3, owner=alice)
-    ProjectFactory(owner=UserFactory())
-    analyze_projects()
-    monkeypatch.setattr(LargeTablePaginator, "estimate_above", -2)
-
-    with CaptureQueriesContext(connection) as queries:
-        response = superuser_client.get(CHANGELIST_URL, {"owner__id__exact": alice.pk})
-
-    assert response.status_code == HTTPStatus.OK
-    assert len(project_counts(queries)) == 1
-    assert response.context["cl"].paginator.count == 3
-
-
-@pytest.mark.postgresql
-def test_paginator_counts_a_small_table_exactly(superuser_client, alice):
-    ProjectFactory.create_batch(3, owner=alice)
-    analyze_projects()
-    ProjectFactory.create_batch(2, owner=alice)
-
-    with CaptureQueriesContext(connection) as queries:
-        response = superuser_client.get(CHANGELIST_URL)
-
-    assert planner_estimate() <= LargeTablePaginator.estimate_above
-    assert len(project_counts(queries)) == 1
-    assert response.context["cl"].paginator.count == 5
 
 
 # --- The owner: an autocomplete -----------------------------------------------------------------

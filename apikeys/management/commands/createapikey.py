@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from apikeys.management.commands._table import format_moment, user_named
 from apikeys.models import APIKey
-from apikeys.rates import requests_per_minute
 from apikeys.services import apikey_issue
+from apiproject.api.rates import requests_per_minute
 
 MAX_EXPIRY_DAYS = 36500
 

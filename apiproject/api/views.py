@@ -9,8 +9,8 @@ from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys.throttling import FailedAuthenticationThrottle
-from apiproject.errors import error_response
+from apiproject.api.errors import error_response
+from apiproject.api.ratelimit import FailedAuthenticationThrottle
 
 
 class LengthRequired(exceptions.APIException):

@@ -1,7 +1,7 @@
 """The error envelope (contract section 5), built in this one place.
 
 `api_exception_handler` answers everything DRF's views raise; `APIErrorMiddleware`
-(apiproject/middleware.py) covers what never reaches a DRF view.
+(apiproject/api/middleware.py) covers what never reaches a DRF view.
 """
 
 from collections.abc import Mapping

@@ -8,9 +8,9 @@ from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
-from apiproject.errors import error_response
-from apiproject.health import healthz, readyz
-from apiproject.request_id import REQUEST_ID_HEADER, current_request_id, request_id_from
+from apiproject.api.errors import error_response
+from apiproject.api.health import healthz, readyz
+from apiproject.api.request_id import REQUEST_ID_HEADER, current_request_id, request_id_from
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from apiproject.cache import CACHE_ERRORS
-from apiproject.errors import error_response
+from apiproject.api.cache import CACHE_ERRORS
+from apiproject.api.errors import error_response
 
 logger = logging.getLogger(__name__)
 
