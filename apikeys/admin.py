@@ -5,9 +5,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -20,6 +21,7 @@ from apikeys.services import (
     apikey_issue,
     apikey_revoke,
     apikey_update,
+    apikey_validate,
     apikeys_revoke,
 )
 
@@ -52,12 +54,18 @@ class APIKeyForm(forms.ModelForm):
         model = APIKey
         fields = ADD_FIELDS
 
-    def clean_owner(self) -> Any:
-        owner = self.cleaned_data["owner"]
-        # Issuing is refused for inactive users (apikey_issue); say so on the form.
-        if self.instance.pk is None and owner is not None and not owner.is_active:
-            raise forms.ValidationError("This user is inactive: a key of theirs would not work.")
-        return owner
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # The services' rules, shown on the form; the services check them again on save.
+        try:
+            apikey_validate(
+                owner=cleaned.get("owner") if self.instance.pk is None else None,
+                name=cleaned.get("name") or "",
+                rate_limit=cleaned.get("rate_limit"),
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -117,7 +125,7 @@ class APIKeyAdmin(admin.ModelAdmin):
     def rate_limit_display(self, api_key: APIKey) -> str:
         return api_key.rate_limit or "default"
 
-    # --- Issuing: the plaintext goes into this one response and nowhere else ----------------------
+    # --- Issuing: the plaintext goes into this one response and nowhere else ------------------
 
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, **kwargs: Any
@@ -127,40 +135,82 @@ class APIKeyAdmin(admin.ModelAdmin):
             context.update(show_save_and_add_another=False, show_save_and_continue=False)
         return super().render_change_form(request, context, add=add, **kwargs)
 
-    def save_model(self, request: HttpRequest, obj: APIKey, form: Any, change: bool) -> None:
-        if change:
-            # Refused when the key was revoked since the form was shown (response_change).
-            request.apikey_updated = apikey_update(
-                api_key=obj, name=obj.name, expires_at=obj.expires_at, rate_limit=obj.rate_limit
-            )
-            return
-        issued = apikey_issue(
-            owner=obj.owner, name=obj.name, expires_at=obj.expires_at, rate_limit=obj.rate_limit
-        )
-        # The admin goes on with `obj` (log entry, response): make it the issued key.
-        for field in APIKey._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(issued.api_key, field.attname))
-        obj._state = issued.api_key._state
-        # Kept on this request only, for response_add; it dies with the request.
-        request.issued_api_key = issued
-
-    def response_add(
-        self, request: HttpRequest, obj: APIKey, post_url_continue: str | None = None
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        issued: IssuedAPIKey = request.issued_api_key
+        """Issue a key, shaped like revoke_view: validate the form, call apikey_issue, answer
+        with the once-only page. Django's add view only shows the empty form."""
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request, None, change=False)(request.POST)
+        if form.is_valid():
+            try:
+                issued = apikey_issue(**{name: form.cleaned_data[name] for name in ADD_FIELDS})
+            except ValidationError as exc:  # the owner was deactivated meanwhile, say
+                form.add_error(None, exc)
+            else:
+                self.log_addition(request, issued.api_key, [{"added": {}}])
+                return self.issued_response(request, issued)
+        return self.render_add_form(request, form, form_url, extra_context)
+
+    def render_add_form(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        form_url: str,
+        extra_context: dict | None,
+    ) -> HttpResponse:
+        """The add form with its errors, as Django's add view renders it."""
+        admin_form = helpers.AdminForm(
+            form,
+            list(self.get_fieldsets(request)),
+            self.get_prepopulated_fields(request),
+            model_admin=self,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add {self.opts.verbose_name}",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    def issued_response(self, request: HttpRequest, issued: IssuedAPIKey) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": "API key issued",
             "subtitle": None,
             "opts": self.opts,
-            "api_key": obj,
+            "api_key": issued.api_key,
             "plaintext": issued.plaintext,
-            "change_url": reverse("admin:apikeys_apikey_change", args=[obj.pk]),
+            "change_url": reverse("admin:apikeys_apikey_change", args=[issued.api_key.pk]),
         }
         response = TemplateResponse(request, "admin/apikeys/apikey/issued.html", context)
         # Neither the browser nor any proxy may keep the page that shows the key.
         response["Cache-Control"] = "no-store"
         return response
+
+    # --- Changing: the filtered UPDATE of apikey_update loses to a concurrent revocation --------
+
+    def save_model(self, request: HttpRequest, obj: APIKey, form: Any, change: bool) -> None:
+        if not change:
+            # Keys are issued by add_view through apikey_issue, never saved from a form.
+            raise PermissionDenied
+        # Refused when the key was revoked since the form was shown (response_change).
+        request.apikey_updated = apikey_update(
+            api_key=obj, name=obj.name, expires_at=obj.expires_at, rate_limit=obj.rate_limit
+        )
 
     def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:
         if getattr(request, "apikey_updated", True):

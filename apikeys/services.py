@@ -1,17 +1,10 @@
-"""Issuing, verifying and revoking API keys: the only code that builds a key or a digest.
+"""Issuing, verifying, changing and revoking API keys: the key's lifecycle.
 
-A key reads `ak_<prefix>_<secret>`: the prefix is a short public id, the secret 43 random
-base62 characters (256 bits from `secrets`) followed by a 6-character CRC32 checksum of
-everything before it, so a mistyped or made-up key is refused without a query and secret
-scanners can recognise a leaked one.
+The key format itself (generation, checksum, digest) is `apikeys.keys`; nothing else builds a
+key string or computes a digest.
 """
 
-import hashlib
 import hmac
-import re
-import secrets
-import string
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,37 +13,46 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apikeys import keys
 from apikeys.models import APIKey
 from apiproject.api.rates import validate_rate
 from users.models import User
 
-KEY_SCHEME = "ak"
-PREFIX_LENGTH = 8
-RANDOM_LENGTH = 43  # 43 base62 characters carry 256.03 bits
-CHECKSUM_LENGTH = 6  # base62 of a CRC32
-BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 ISSUE_ATTEMPTS = 5
-
-SECRET_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH
-_KEY_FORMAT = re.compile(
-    rf"{KEY_SCHEME}_([0-9A-Za-z]{{{PREFIX_LENGTH}}})_[0-9A-Za-z]{{{SECRET_LENGTH}}}"
-)
-
-
-class Plaintext(str):
-    """A key's plaintext: itself wherever it is shown, but masked in reprs, so a traceback or
-    a debug log of a template context (Django logs the whole context when a variable is
-    missing) never carries it."""
-
-    def __repr__(self) -> str:
-        return repr(f"{self[: len(KEY_SCHEME) + PREFIX_LENGTH + 2]}…")
 
 
 @dataclass(frozen=True)
 class IssuedAPIKey:
     api_key: APIKey
-    plaintext: str  # shown once to whoever asked for the key, never stored
+    plaintext: keys.Plaintext  # shown once to whoever asked for the key, never stored
+
+
+def apikey_validate(
+    *, owner: User | None = None, name: str = "", rate_limit: str | None = None
+) -> None:
+    """What a key's owner, name and rate limit must be, checked once for every entry point
+    (admin forms, commands, services): a ValidationError naming each field that is wrong."""
+    errors: dict[str, list[ValidationError]] = {}
+    if owner is not None and not owner.is_active:
+        errors["owner"] = [
+            ValidationError(
+                f"User {owner.get_username()!r} is inactive: a key of theirs would not work.",
+                code="inactive_owner",
+            )
+        ]
+    max_name = APIKey._meta.get_field("name").max_length
+    if len(name) > max_name:
+        errors["name"] = [
+            ValidationError(f"May be at most {max_name} characters.", code="max_length")
+        ]
+    if rate_limit is not None:
+        try:
+            validate_rate(rate_limit)
+        except ValidationError as exc:
+            errors["rate_limit"] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
 
 
 def apikey_issue(
@@ -62,26 +64,20 @@ def apikey_issue(
 ) -> IssuedAPIKey:
     """Create a key for `owner`; the returned plaintext is the only copy there will be.
 
-    `rate_limit` (N/m) overrides API_RATE_LIMIT for this key; a bad one is a ValidationError.
+    `rate_limit` (N/m) overrides API_RATE_LIMIT for this key. What `apikey_validate` refuses
+    is a ValidationError, and no key is made.
     """
-    if not owner.is_active:
-        raise ValidationError(
-            f"User {owner.get_username()!r} is inactive: a key of theirs would not work.",
-            code="inactive_owner",
-        )
-    if rate_limit is not None:
-        validate_rate(rate_limit)
+    apikey_validate(owner=owner, name=name, rate_limit=rate_limit)
     for _attempt in range(ISSUE_ATTEMPTS):
-        prefix = _random_base62(PREFIX_LENGTH)
-        unchecked = f"{KEY_SCHEME}_{prefix}_{_random_base62(RANDOM_LENGTH)}"
-        plaintext = Plaintext(unchecked + _checksum(unchecked))
+        prefix = keys.generate_prefix()
+        plaintext = keys.generate(prefix)
         try:
             with transaction.atomic():
                 api_key = APIKey.objects.create(
                     owner=owner,
                     name=name,
                     prefix=prefix,
-                    digest=apikey_digest(plaintext),
+                    digest=keys.digest(plaintext),
                     expires_at=expires_at,
                     rate_limit=rate_limit,
                 )
@@ -99,14 +95,14 @@ def apikey_verify(*, plaintext: str) -> APIKey | None:
     The checksum first (no query for a mistyped or made-up key), then one indexed query by
     prefix, then a constant-time comparison of digests.
     """
-    prefix = _checked_prefix(plaintext)
+    prefix = keys.checked_prefix(plaintext)
     if prefix is None:
         return None
     try:
         api_key = APIKey.objects.select_related("owner").get(prefix=prefix)
     except APIKey.DoesNotExist:
         return None
-    if not hmac.compare_digest(api_key.digest, apikey_digest(plaintext)):
+    if not hmac.compare_digest(api_key.digest, keys.digest(plaintext)):
         return None
     now = timezone.now()
     if api_key.status_at(now) != APIKey.Status.ACTIVE or not api_key.owner.is_active:
@@ -138,15 +134,10 @@ def apikey_update(
 ) -> bool:
     """Change what staff may change of a key, unless it is revoked (False then: revocation
     is one-way). Writes only those columns, so a last_used_at written meanwhile stays."""
-    if rate_limit is not None:
-        validate_rate(rate_limit)
+    apikey_validate(name=name, rate_limit=rate_limit)
     changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
     updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)
     return bool(updated)
-
-
-def apikey_digest(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
 def _apikey_touch(api_key: APIKey, now: datetime) -> None:
@@ -158,26 +149,3 @@ def _apikey_touch(api_key: APIKey, now: datetime) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale_before)
     ).update(last_used_at=now)
     api_key.last_used_at = now
-
-
-def _checked_prefix(plaintext: str) -> str | None:
-    match = _KEY_FORMAT.fullmatch(plaintext)
-    if match is None:
-        return None
-    unchecked, checksum = plaintext[:-CHECKSUM_LENGTH], plaintext[-CHECKSUM_LENGTH:]
-    if not hmac.compare_digest(_checksum(unchecked), checksum):
-        return None
-    return match.group(1)
-
-
-def _checksum(text: str) -> str:
-    value = zlib.crc32(text.encode())
-    digits = []
-    for _ in range(CHECKSUM_LENGTH):
-        value, remainder = divmod(value, len(BASE62))
-        digits.append(BASE62[remainder])
-    return "".join(reversed(digits))
-
-
-def _random_base62(length: int) -> str:
-    return "".join(secrets.choice(BASE62) for _ in range(length))

@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth.models import Permission
 
+from apikeys import keys
 from projects.models import Project
 from users.models import User
 
@@ -35,3 +36,9 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"Project {n}")
     description = "A project"
+
+
+def forged_key(prefix: str | None = None) -> str:
+    """A well-formed key with a correct checksum that nobody issued (a fresh prefix unless
+    one is given)."""
+    return keys.generate(prefix or keys.generate_prefix())

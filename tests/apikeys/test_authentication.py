@@ -1,6 +1,7 @@
 """Contract section 2: `Authorization: Bearer <key>`, and one answer for every bad header."""
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from apikeys import services
 from apikeys.services import apikey_revoke
-from tests.factories import UserFactory
+from tests.factories import UserFactory, forged_key
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +31,6 @@ def get_projects(authorization: str | None = None):
     if authorization is not None:
         client.credentials(HTTP_AUTHORIZATION=authorization)
     return client.get(reverse("project-list"))
-
-
-def forged_key(prefix: str) -> str:
-    """A well-formed key with a correct checksum that nobody issued."""
-    unchecked = f"ak_{prefix}_{services._random_base62(services.RANDOM_LENGTH)}"
-    return unchecked + services._checksum(unchecked)
 
 
 def other_character(character: str) -> str:
@@ -62,7 +56,7 @@ def bad_checksum(issue_key, user, clock) -> str:
 
 def unknown_prefix(issue_key, user, clock) -> str:
     issue_key(user)  # a key exists, just not this one
-    return f"Bearer {forged_key(services._random_base62(services.PREFIX_LENGTH))}"
+    return f"Bearer {forged_key()}"
 
 
 def wrong_secret_for_an_existing_prefix(issue_key, user, clock) -> str:
@@ -219,13 +213,13 @@ def test_valid_key_needs_no_separate_user_query(user, issue_key):
 def compare_digest_calls(monkeypatch) -> list[tuple[object, object]]:
     """Every hmac.compare_digest call while the test runs, each still answered by the real one."""
     calls: list[tuple[object, object]] = []
-    real_compare_digest = services.hmac.compare_digest
+    real_compare_digest = hmac.compare_digest
 
     def spy(a: object, b: object) -> bool:
         calls.append((a, b))
         return real_compare_digest(a, b)
 
-    monkeypatch.setattr(services.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     return calls
 
 

@@ -430,13 +430,10 @@ UNREACHABLE_DATABASE_SCRIPT = textwrap.dedent(
 
     from django.test import Client
 
-    from apikeys.services import (
-        CHECKSUM_LENGTH, KEY_SCHEME, PREFIX_LENGTH, RANDOM_LENGTH, _checksum, _random_base62,
-    )
+    from apikeys import keys
 
-    unchecked = f"{KEY_SCHEME}_{_random_base62(PREFIX_LENGTH)}_{_random_base62(RANDOM_LENGTH)}"
-    key = unchecked + _checksum(unchecked)
-    assert len(_checksum(unchecked)) == CHECKSUM_LENGTH
+    key = keys.generate(keys.generate_prefix())
+    assert keys.checked_prefix(key) is not None
     response = Client().get(PATH, HTTP_AUTHORIZATION=f"Bearer {key}")
     print(json.dumps({
         "status": response.status_code,

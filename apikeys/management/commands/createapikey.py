@@ -5,10 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from apikeys.management.commands._table import format_moment, user_named
-from apikeys.models import APIKey
+from apikeys.management.cli import format_moment, option_errors, user_named
 from apikeys.services import apikey_issue
-from apiproject.api.rates import requests_per_minute
 
 MAX_EXPIRY_DAYS = 36500
 
@@ -43,9 +41,6 @@ class Command(BaseCommand):
         rate_limit: str | None,
         **options: Any,
     ) -> None:
-        max_name = APIKey._meta.get_field("name").max_length
-        if len(name) > max_name:
-            raise CommandError(f"--name may be at most {max_name} characters")
         expires_at = None
         if expires_in is not None:
             if not expires_in.isascii() or not expires_in.isdigit():
@@ -56,18 +51,13 @@ class Command(BaseCommand):
             if not 1 <= days <= MAX_EXPIRY_DAYS:
                 raise CommandError(f"--expires-in must be from 1 to {MAX_EXPIRY_DAYS} days")
             expires_at = timezone.now() + timedelta(days=days)
-        if rate_limit is not None:
-            try:
-                requests_per_minute(rate_limit)
-            except ValueError as exc:
-                raise CommandError(f"--rate-limit: {exc}") from None
         user = user_named(username)
         try:
             issued = apikey_issue(
                 owner=user, name=name, expires_at=expires_at, rate_limit=rate_limit
             )
         except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
+            raise CommandError(option_errors(exc)) from None
         if options["verbosity"] >= 1:
             self.stderr.write(
                 f"Issued key {issued.api_key.prefix} for {user.username!r}, expires "

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from apikeys.management.commands._table import format_moment, render_table, user_named
+from apikeys.management.cli import format_moment, render_table, user_named
 from apikeys.selectors import apikey_list
 
 HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apikeys.management.commands._table import format_moment
+from apikeys.management.cli import format_moment
 from apikeys.selectors import apikey_get_by_prefix
 from apikeys.services import apikey_revoke
 

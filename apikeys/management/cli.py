@@ -1,8 +1,9 @@
-"""Shared helpers of the apikeys management commands (the leading underscore hides this
-module from `manage.py help`)."""
+"""What the apikeys management commands share: finding the user an operator names, turning a
+service's ValidationError into the options it is about, and printing tables."""
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from users.models import User
@@ -18,6 +19,17 @@ def user_named(username: str) -> User:
     if user is None:
         raise CommandError(f"No user named {username!r}")
     return user
+
+
+def option_errors(error: ValidationError) -> str:
+    """A service's ValidationError as one line naming the options (`--rate-limit: ...`)."""
+    if not hasattr(error, "error_dict"):
+        return " ".join(error.messages)
+    return " ".join(
+        f"{'--' + field.replace('_', '-') if field != 'owner' else 'USERNAME'}: {message}"
+        for field, messages in error.message_dict.items()
+        for message in messages
+    )
 
 
 def render_table(header: list[str], rows: list[list[str]]) -> list[str]:
