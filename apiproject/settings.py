@@ -242,7 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apiproject.api.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apiproject.api.pagination.PageLimitPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apiproject.api.schema.APIAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.APIKeyRateThrottle"],
     # OPTIONS answers 405 like any method an endpoint does not serve.
     "DEFAULT_METADATA_CLASS": None,
@@ -269,7 +269,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "apiproject.api.schema.strip_trailing_slashes",
+        "apiproject.api.docs.strip_trailing_slashes",
         "users.schema.document_user_creation",
     ],
 }

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from apiproject.api.schema import SchemaView
+from apiproject.api.docs import SchemaView
 from apiproject.api.views import api_not_found
 from projects.views import ProjectViewSet
 from users.views import UserViewSet

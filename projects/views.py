@@ -2,7 +2,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
-from apiproject.api.schema import RATE_LIMIT_HEADERS, error_responses
+from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from projects.models import Project
 from projects.selectors import project_list
@@ -14,8 +14,7 @@ from projects.serializers import ProjectSerializer
         summary="List your projects",
         description="The projects of the key's user, newest first, page by page. The `Link` "
         "header points to the first, previous, next and last pages.",
-        responses={200: ProjectSerializer(many=True), **error_responses(400, 401, 406, 429)},
-        parameters=RATE_LIMIT_HEADERS,
+        responses={200: ProjectSerializer(many=True), **error_responses(400)},
     )
 )
 class ProjectViewSet(mixins.ListModelMixin, APIViewSet):

@@ -6,7 +6,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apiproject.api.schema import RATE_LIMIT_HEADERS, error_responses
+from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
 from users.selectors import user_get
@@ -32,8 +32,7 @@ class UserViewSet(APIViewSet):
         summary="Get a user",
         description="The key's own user, or any user for staff "
         "(`is_staff` and the `users.view_user` permission).",
-        responses={200: UserSerializer, **error_responses(401, 403, 404, 406, 429)},
-        parameters=RATE_LIMIT_HEADERS,
+        responses={200: UserSerializer, **error_responses(403, 404)},
     )
     def retrieve(self, request: Request, user_id: str) -> Response:
         user = user_get(user_id=user_id)
@@ -48,9 +47,8 @@ class UserViewSet(APIViewSet):
         request=UserCreateSerializer,
         responses={
             201: OpenApiResponse(UserSerializer, description="The new user."),
-            **error_responses(400, 401, 403, 406, 413, 415, 429),
+            **error_responses(400, 403, 413, 415),
         },
-        parameters=RATE_LIMIT_HEADERS,
     )
     def create(self, request: Request) -> Response:
         serializer = UserCreateSerializer(data=request.data)

@@ -1,19 +1,12 @@
-"""drf-spectacular hooks."""
+"""The OpenAPI description every operation shares: DEFAULT_SCHEMA_CLASS and the error body."""
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
-from rest_framework.request import Request
 
 from apiproject.api.errors import ERROR_CODES
-
-
-def strip_trailing_slashes(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """The router serves `/users` and `/users/` alike; document the contract's form."""
-    result["paths"] = {path.rstrip("/") or "/": item for path, item in result["paths"].items()}
-    return result
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -68,9 +61,24 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
-class SchemaView(SpectacularAPIView):
-    """The OpenAPI document. drf-spectacular would read ?version= into its Content-Disposition
-    header (a newline in it is a 500); this API has one version."""
+# Every operation may answer these: no key or a bad one (or the IP budget's 429), an Accept it
+# cannot serve, the key's own limit (contract sections 2, 5 and 6).
+SHARED_ERROR_STATUSES = (401, 406, 429)
 
-    def _get_version_parameter(self, request: Request) -> None:
-        return None
+
+class APIAutoSchema(AutoSchema):
+    """DEFAULT_SCHEMA_CLASS: what every operation shares (the rate-limit headers, the error
+    responses of SHARED_ERROR_STATUSES) is added here, so a view declares only its own."""
+
+    def get_override_parameters(self) -> list:
+        return [*super().get_override_parameters(), *RATE_LIMIT_HEADERS]
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        # drf-spectacular has no public hook for responses that every operation shares
+        # (its issue #101); extend_schema's `responses` replaces get_response_serializers().
+        responses = super()._get_response_bodies(direction)
+        for status, response in error_responses(*SHARED_ERROR_STATUSES).items():
+            code = str(status)
+            if code not in responses:
+                responses[code] = self._get_response_for_code(response, code, direction=direction)
+        return dict(sorted(responses.items()))
