@@ -10,6 +10,7 @@ Environment variables (README.md has the full list):
     API_RATE_LIMIT          requests per API key, default 100/m.
     API_FAILED_AUTH_RATE_LIMIT  failed authentications per client IP, default 60/m.
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
+    API_PROJECTS_PER_USER   the most projects one user may own, default 10000.
 """
 
 import os
@@ -99,6 +100,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_ratelimit",
     "apiproject",
+    "apiproject.api",
     "users",
     "projects",
     "apikeys",
@@ -195,6 +197,14 @@ RATELIMIT_FAIL_OPEN = True
 # 10 attempts per 15 minutes for one username, 30 from one client IP).
 ADMIN_LOGIN_RATE_LIMIT_PER_IP = "30/15m"
 ADMIN_LOGIN_RATE_LIMIT_PER_USERNAME = "10/15m"
+
+# --- Projects and retries (contract section 4) -------------------------------------------------
+
+API_PROJECTS_PER_USER = env_int("API_PROJECTS_PER_USER", 10_000)
+if API_PROJECTS_PER_USER < 1:
+    raise ImproperlyConfigured("API_PROJECTS_PER_USER must be 1 or more")
+# How long the answer to a POST sent with an Idempotency-Key is kept for a retry.
+API_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 
 # --- Users and passwords ------------------------------------------------------------------------
 

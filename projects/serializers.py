@@ -1,6 +1,11 @@
+from typing import Any
+
 from rest_framework import serializers
 
-from projects.models import Project
+from apiproject.api.serializers import StrictSerializer, StringField
+from apiproject.api.text import validate_multiline_text, validate_single_line_text
+from projects.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, Project
+from projects.selectors import project_public_id
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -12,4 +17,26 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_id(self, project: Project) -> str:
-        return f"project-{project.pk}"
+        return project_public_id(project)
+
+
+class ProjectWriteSerializer(StrictSerializer):
+    """A project's name (trimmed) and description (kept as sent; null means empty)."""
+
+    name = StringField(max_length=NAME_MAX_LENGTH, validators=[validate_single_line_text])
+    description = StringField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[validate_multiline_text],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Creating: a null name counts as missing, as for users. Changing: null is invalid.
+        self.null_as_absent = () if self.partial else ("name",)
+
+    def validate_description(self, description: str | None) -> str:
+        return description or ""

@@ -6,34 +6,9 @@ from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from apiproject.api.serializers import EmailStringField, StrictSerializer, StringField
 from users.models import User
 from users.selectors import user_email_taken, user_username_taken
-
-
-class JSONStringMixin:
-    """Takes JSON strings only: DRF's CharField would turn 12 or true into text."""
-
-    default_error_messages = {
-        "not_a_string": "Must be a string.",
-        "not_text": "Must be valid Unicode text.",
-    }
-
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
-            self.fail("not_text")
-        return super().to_internal_value(data)
-
-
-class StringField(JSONStringMixin, serializers.CharField):
-    pass
-
-
-class EmailStringField(JSONStringMixin, serializers.EmailField):
-    pass
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -46,35 +21,24 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UserCreateSerializer(serializers.Serializer):
+class UserCreateSerializer(StrictSerializer):
     """A new user's username, email and password; any other field is refused."""
 
     username = StringField(max_length=150, validators=[ASCIIUsernameValidator()])
     email = EmailStringField(max_length=254)
     password = StringField(trim_whitespace=False, write_only=True)
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, Mapping):
-            return super().to_internal_value(data)
-        present = {name: value for name, value in data.items() if value is not None}
-        errors: dict[str, Any] = {}
-        values: dict[str, Any] = {}
-        try:
-            values = super().to_internal_value(present)
-        except serializers.ValidationError as exc:
-            errors = dict(exc.detail)
+    null_as_absent = ("username", "email", "password")
+
+    def extra_errors(
+        self, present: Mapping[str, Any], errors: Mapping[str, Any]
+    ) -> dict[str, list[str]]:
         # The password is judged here rather than in validate(), so its problems are listed
         # beside the other fields' instead of only once they are all valid.
-        if "password" not in errors and "password" in present:
-            problems = self._password_problems(present)
-            if problems:
-                errors["password"] = problems
-        for name in sorted(data.keys() - self.fields.keys()):
-            # A name with a lone surrogate ("\ud800") cannot be written back as UTF-8.
-            errors[name.encode("utf-8", "backslashreplace").decode()] = ["Unknown field."]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return values
+        if "password" in errors or "password" not in present:
+            return {}
+        problems = self._password_problems(present)
+        return {"password": problems} if problems else {}
 
     def validate_username(self, username: str) -> str:
         if user_username_taken(username=username):

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from apiproject.api.db import violated_constraint
 from users.models import EMAIL_CI_UNIQUE, USERNAME_CI_UNIQUE, User
 
 _CONSTRAINT_FIELDS = {
@@ -27,15 +28,11 @@ def user_create(*, username: str, email: str, password: str) -> User:
 
 def _violated_uniqueness(exc: IntegrityError) -> tuple[str, str] | None:
     """Which of our case-insensitive unique constraints the database refused, if any."""
-    cause = exc.__cause__
-    diag = getattr(cause, "diag", None)  # psycopg names the constraint
-    names = {diag.constraint_name} if diag is not None else set()
-    # SQLite names the index in the message: "UNIQUE constraint failed: index '<name>'".
-    message = str(exc)
-    for constraint, field in _CONSTRAINT_FIELDS.items():
-        if constraint in names or f"index '{constraint}'" in message:
-            return field
-    # The case-sensitive unique index on username (AbstractUser's) can fire first.
-    if "users_user_username_key" in names or "users_user.username" in message:
+    constraint = violated_constraint(exc)
+    if constraint in _CONSTRAINT_FIELDS:
+        return _CONSTRAINT_FIELDS[constraint]
+    # The case-sensitive unique index on username (AbstractUser's) can fire first; SQLite
+    # names its column rather than an index.
+    if constraint == "users_user_username_key" or "users_user.username" in str(exc):
         return _CONSTRAINT_FIELDS[USERNAME_CI_UNIQUE]
     return None

@@ -3,6 +3,7 @@ from http import HTTPStatus
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,7 +27,19 @@ class UserViewSet(APIViewSet):
     def get_permissions(self) -> list:
         if self.action == "create":
             return [CanCreateUser()]
+        if self.action == "me":
+            return []  # any valid key reads its own user
         return [CanReadUser()]
+
+    @extend_schema(
+        summary="Get the key's own user",
+        description="The user the API key belongs to, in the same shape as `GET /users/{id}`.",
+        responses={200: UserSerializer},
+    )
+    @action(detail=False, methods=["get"])
+    def me(self, request: Request) -> Response:
+        # The router lists this route before /users/{user_id}: `me` is never taken for an id.
+        return Response(UserSerializer(request.user).data)
 
     @extend_schema(
         summary="Get a user",

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -28,7 +29,21 @@ class ErrorSerializer(serializers.Serializer):
 
 # On every answer of an operation to a request with a valid key (contract section 6): so on
 # every status an operation documents except 401, whose request has no valid key.
-RATE_LIMITED_STATUSES = ["200", "201", "400", "403", "404", "405", "413", "415", "429"]
+RATE_LIMITED_STATUSES = [
+    "200",
+    "201",
+    "204",
+    "400",
+    "403",
+    "404",
+    "405",
+    "409",
+    "411",
+    "413",
+    "415",
+    "422",
+    "429",
+]
 RATE_LIMIT_HEADERS = [
     OpenApiParameter(
         name,
@@ -61,6 +76,29 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+# Every POST takes an Idempotency-Key (contract section 4).
+IDEMPOTENCY_PARAMETERS = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        str,
+        OpenApiParameter.HEADER,
+        description="1 to 255 printable ASCII characters. A retry with the same key, method, "
+        "path and body within 24 hours gets the first answer again (with "
+        "`Idempotent-Replayed: true`) without doing the work twice; the same key with "
+        "another request is 422, and while the first is still being processed, 409.",
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        str,
+        OpenApiParameter.HEADER,
+        response=["201"],
+        enum=["true"],
+        description="Present on an answer kept from an earlier request with the same "
+        "Idempotency-Key.",
+    ),
+]
+POST_ERROR_STATUSES = (409, 422)
+
 # Every operation may answer these: no key or a bad one (or the IP budget's 429), an Accept it
 # cannot serve, the key's own limit (contract sections 2, 5 and 6).
 SHARED_ERROR_STATUSES = (401, 406, 429)
@@ -71,14 +109,32 @@ class APIAutoSchema(AutoSchema):
     responses of SHARED_ERROR_STATUSES) is added here, so a view declares only its own."""
 
     def get_override_parameters(self) -> list:
-        return [*super().get_override_parameters(), *RATE_LIMIT_HEADERS]
+        parameters = [*super().get_override_parameters(), *RATE_LIMIT_HEADERS]
+        if self.method == "POST":
+            parameters += IDEMPOTENCY_PARAMETERS
+        return parameters
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         # drf-spectacular has no public hook for responses that every operation shares
         # (its issue #101); extend_schema's `responses` replaces get_response_serializers().
         responses = super()._get_response_bodies(direction)
-        for status, response in error_responses(*SHARED_ERROR_STATUSES).items():
+        shared = SHARED_ERROR_STATUSES
+        if self.method == "POST":
+            shared += POST_ERROR_STATUSES
+        for status, response in error_responses(*shared).items():
             code = str(status)
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         return dict(sorted(responses.items()))
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """Request bodies refuse unknown fields (StrictSerializer): say so to client generators."""
+
+    target_class = "apiproject.api.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema

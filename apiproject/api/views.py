@@ -10,6 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apiproject.api.errors import error_response
+from apiproject.api.idempotency import (
+    IdempotentReplay,
+    idempotency_claim,
+    idempotency_finish,
+    idempotency_release,
+)
+from apiproject.api.models import IdempotencyRecord
 from apiproject.api.ratelimit import FailedAuthenticationThrottle
 
 
@@ -24,8 +31,10 @@ class APIViewSet(viewsets.GenericViewSet):
 
     DRF's `initial()` checks permissions before throttles, and the method only after both;
     the contract wants 406, then 401 (or the IP budget's 429), then the key's 429, then 405,
-    then 403. Counting right after the key is verified also gives every operation's answer,
-    403 and 405 included, its X-RateLimit headers.
+    then 403, then 411/413/415/400 (the body, the Idempotency-Key header). Counting right
+    after the key is verified also gives every operation's answer, 403 and 405 included, its
+    X-RateLimit headers. A POST with an Idempotency-Key claims it last, when the request has
+    passed every check, and keeps its answer in finalize_response (apiproject.api.idempotency).
     """
 
     # No OPTIONS or TRACE: JSON operations only, everything else is 405.
@@ -44,6 +53,21 @@ class APIViewSet(viewsets.GenericViewSet):
         self.check_method(request)
         self.check_permissions(request)
         self.check_body_length(request)
+        self.idempotency = idempotency_claim(request)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        self.idempotency: IdempotencyRecord | None = None
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # Still set only when an unhandled exception skipped finalize_response.
+            if self.idempotency is not None:
+                idempotency_release(self.idempotency)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, IdempotentReplay):
+            return exc.response()
+        return super().handle_exception(exc)
 
     def perform_authentication(self, request: Request) -> None:
         try:
@@ -61,6 +85,9 @@ class APIViewSet(viewsets.GenericViewSet):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "idempotency", None) is not None:
+            idempotency_finish(self.idempotency, response)
+            self.idempotency = None
         usage = getattr(request, "rate_limit_usage", None)
         if usage is not None:
             for header, value in usage.headers().items():

@@ -152,7 +152,10 @@ def test_chunked_body_without_length_is_411_not_an_empty_body(staff_client):
 
     assert response.status_code == HTTPStatus.LENGTH_REQUIRED
     error = response.json()["error"]
-    assert (error["code"], error["message"]) == ("length_required", "Length Required")
+    assert (error["code"], error["message"]) == (
+        "length_required",
+        "The request body needs a Content-Length",
+    )
 
 
 @pytest.mark.parametrize("separator", ["\t", "\u00a0"], ids=["tab", "no-break-space"])

@@ -118,7 +118,13 @@ def test_schema_declares_a_bearer_security_scheme(schema):
 
 
 def test_schema_paths_are_written_without_a_trailing_slash(schema):
-    assert {"/api/v1/projects", "/api/v1/users", "/api/v1/users/{user_id}"} == set(schema["paths"])
+    assert set(schema["paths"]) == {
+        "/api/v1/projects",
+        "/api/v1/projects/{project_id}",
+        "/api/v1/users",
+        "/api/v1/users/me",
+        "/api/v1/users/{user_id}",
+    }
 
 
 def test_schema_says_user_creation_refuses_unknown_fields(schema):
