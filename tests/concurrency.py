@@ -1,0 +1,35 @@
+"""Requests sent at the same moment, each from its own thread, client and database connection:
+the races the database's constraints and locks must decide."""
+
+import threading
+from collections.abc import Callable
+
+from django.db import connection
+from rest_framework.test import APIClient
+
+Send = Callable[[APIClient], object]
+
+
+def simultaneously(plaintext_key: str, sends: list[Send]) -> list[object]:
+    """Run each `send(client)` in its own thread, released together by a barrier; returns
+    what each returned (an exception's repr instead, so the test shows it)."""
+    barrier = threading.Barrier(len(sends))
+    outcomes: list[object] = [None] * len(sends)
+
+    def run(index: int, send: Send) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext_key}")
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = send(client)
+        except Exception as exc:
+            outcomes[index] = repr(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(sends)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
