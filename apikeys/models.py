@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from apikeys.scopes import all_scopes, validate_scopes
 from apiproject.api.rates import validate_rate
 
 
@@ -56,6 +57,9 @@ class APIKey(models.Model):
         help_text="This key's own limit as N/m (N requests a minute); empty: the default.",
     )
 
+    # What the key may do (contract section 8); every scope unless fewer were named.
+    scopes = models.JSONField(default=all_scopes, validators=[validate_scopes])
+
     objects = APIKeyQuerySet.as_manager()
 
     class Meta:
@@ -65,6 +69,13 @@ class APIKey(models.Model):
             # The admin's and listapikeys' order.
             models.Index(
                 models.F("created_at").desc(), models.F("id").desc(), name="apikey_newest_idx"
+            ),
+            # One owner's keys, newest first: GET /api/v1/keys and the active-key cap.
+            models.Index(
+                "owner",
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="apikey_owner_newest_idx",
             ),
         ]
 

@@ -11,6 +11,7 @@ Environment variables (README.md has the full list):
     API_FAILED_AUTH_RATE_LIMIT  failed authentications per client IP, default 60/m.
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
     API_PROJECTS_PER_USER   the most projects one user may own, default 10000.
+    API_KEYS_PER_USER       the most active keys one user may hold, default 100.
 """
 
 import os
@@ -198,11 +199,14 @@ RATELIMIT_FAIL_OPEN = True
 ADMIN_LOGIN_RATE_LIMIT_PER_IP = "30/15m"
 ADMIN_LOGIN_RATE_LIMIT_PER_USERNAME = "10/15m"
 
-# --- Projects and retries (contract section 4) -------------------------------------------------
+# --- Projects, keys and retries (contract sections 4 and 9) ------------------------------------
 
 API_PROJECTS_PER_USER = env_int("API_PROJECTS_PER_USER", 10_000)
 if API_PROJECTS_PER_USER < 1:
     raise ImproperlyConfigured("API_PROJECTS_PER_USER must be 1 or more")
+API_KEYS_PER_USER = env_int("API_KEYS_PER_USER", 100)
+if API_KEYS_PER_USER < 1:
+    raise ImproperlyConfigured("API_KEYS_PER_USER must be 1 or more")
 # How long the answer to a POST sent with an Idempotency-Key is kept for a retry.
 API_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 

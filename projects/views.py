@@ -7,6 +7,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apikeys.scopes import PROJECTS_READ, PROJECTS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from projects.models import Project
@@ -21,6 +22,13 @@ class ProjectViewSet(APIViewSet):
     """The key user's own projects (contract section 4): another user's project is answered
     exactly like one that does not exist."""
 
+    required_scopes = {
+        "list": PROJECTS_READ,
+        "retrieve": PROJECTS_READ,
+        "create": PROJECTS_WRITE,
+        "partial_update": PROJECTS_WRITE,
+        "destroy": PROJECTS_WRITE,
+    }
     serializer_class = ProjectSerializer
     lookup_url_kwarg = "project_id"
     # Only this shape is an operation's path; /projects/anything-else is an unknown path.

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apikeys.scopes import USERS_READ, USERS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
@@ -18,6 +19,7 @@ from users.services import user_create
 class UserViewSet(APIViewSet):
     """Read a user (the key's own, or anyone for staff); create users (staff)."""
 
+    required_scopes = {"retrieve": USERS_READ, "me": USERS_READ, "create": USERS_WRITE}
     serializer_class = UserSerializer
     lookup_url_kwarg = "user_id"
     # Anything up to the next slash: "1.5" must reach the permission check, not become a

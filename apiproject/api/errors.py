@@ -37,6 +37,15 @@ ERROR_CODES: dict[int, tuple[str, str]] = {
 # As DRF renders it, so every error body reads the same.
 COMPACT_JSON = {"separators": (",", ":")}
 INVALID_API_KEY = ("invalid_api_key", "Authentication failed")
+INSUFFICIENT_SCOPE = ("insufficient_scope", "The API key does not allow this operation")
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    """The credentials lack the scope the operation needs (contract section 8)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This API key does not have the scope '{scope}'")
+        self.scope = scope
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -77,7 +86,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, RequestDataTooBig):
@@ -107,6 +116,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code_and_message = INVALID_API_KEY
         if auth_header:
             headers["WWW-Authenticate"] = f'{auth_header}, error="invalid_token"'
+    if isinstance(exc, InsufficientScope):
+        code_and_message = INSUFFICIENT_SCOPE
+        # RFC 6750, section 3: the challenge names the scope that was missing.
+        challenge = context["view"].get_authenticate_header(context["request"])
+        headers["WWW-Authenticate"] = (
+            f'{challenge}, error="insufficient_scope", scope="{exc.scope}"'
+        )
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
 

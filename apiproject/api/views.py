@@ -17,6 +17,7 @@ from apiproject.api.idempotency import (
     idempotency_release,
 )
 from apiproject.api.models import IdempotencyRecord
+from apiproject.api.permissions import HasRequiredScope
 from apiproject.api.ratelimit import FailedAuthenticationThrottle
 
 
@@ -39,6 +40,8 @@ class APIViewSet(viewsets.GenericViewSet):
 
     # No OPTIONS or TRACE: JSON operations only, everything else is 405.
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+    # The scope each action needs (contract section 8), checked by HasRequiredScope.
+    required_scopes: dict[str, str] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)
@@ -93,6 +96,11 @@ class APIViewSet(viewsets.GenericViewSet):
             for header, value in usage.headers().items():
                 response[header] = value
         return response
+
+    def check_permissions(self, request: Request) -> None:
+        # The scope first: 403 insufficient_scope comes before 403 forbidden (section 5).
+        HasRequiredScope().has_permission(request, self)
+        super().check_permissions(request)
 
     def check_body_length(self, request: Request) -> None:
         # Django reads a body only as far as Content-Length says: a chunked body without one
