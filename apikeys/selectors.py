@@ -12,3 +12,14 @@ def apikey_list(*, owner: User | None = None) -> QuerySet[APIKey]:
 
 def apikey_get_by_prefix(*, prefix: str) -> APIKey | None:
     return apikey_list().filter(prefix=prefix).first()
+
+
+def apikey_get(*, owner: User, key_id: str) -> APIKey | None:
+    """The owner's key with this public id (its prefix); None for an unknown id and another
+    owner's key alike, in one query."""
+    return APIKey.objects.filter(owner=owner, prefix=key_id).first()
+
+
+def apikey_list_of(*, owner: User) -> QuerySet[APIKey]:
+    """The owner's keys, newest first (the owner index's order), without joining the owner."""
+    return APIKey.objects.filter(owner=owner).order_by("-created_at", "-id")

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from apikeys.views import APIKeyViewSet
 from apiproject.api.docs import SchemaView
 from apiproject.api.views import api_not_found
 from projects.views import ProjectViewSet
@@ -20,6 +21,7 @@ class OptionalSlashRouter(SimpleRouter):
 router = OptionalSlashRouter()
 router.register("users", UserViewSet, basename="user")
 router.register("projects", ProjectViewSet, basename="project")
+router.register("keys", APIKeyViewSet, basename="apikey")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

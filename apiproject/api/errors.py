@@ -40,6 +40,12 @@ INVALID_API_KEY = ("invalid_api_key", "Authentication failed")
 INSUFFICIENT_SCOPE = ("insufficient_scope", "The API key does not allow this operation")
 
 
+class Conflict(exceptions.APIException):
+    status_code = HTTPStatus.CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
 class InsufficientScope(exceptions.PermissionDenied):
     """The credentials lack the scope the operation needs (contract section 8)."""
 

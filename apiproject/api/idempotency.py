@@ -22,6 +22,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apiproject.api.errors import Conflict
 from apiproject.api.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -35,12 +36,10 @@ CLAIM_LEASE = timedelta(seconds=120)
 CLAIM_ATTEMPTS = 3
 
 
-class IdempotencyConflict(exceptions.APIException):
-    status_code = HTTPStatus.CONFLICT
+class IdempotencyConflict(Conflict):
     default_detail = (
         "A request with this Idempotency-Key is still being processed: retry once it has finished."
     )
-    default_code = "conflict"
 
 
 class IdempotencyKeyReused(exceptions.APIException):
@@ -129,15 +128,16 @@ def _take_over(record: IdempotencyRecord, now: Any) -> bool:
     return bool(taken)
 
 
-def idempotency_finish(record: IdempotencyRecord, response: Response) -> None:
-    """Keep a 2xx answer for the key's retries; forget the claim after anything else."""
+def idempotency_finish(record: IdempotencyRecord, response: Response, kept_body: Any) -> None:
+    """Keep a 2xx answer (with `kept_body`) for the key's retries; forget the claim after
+    anything else."""
     claimed = IdempotencyRecord.objects.filter(
         pk=record.pk, status_code__isnull=True, claimed_at=record.claimed_at
     )
     if HTTPStatus.OK <= response.status_code < HTTPStatus.MULTIPLE_CHOICES:
         claimed.update(
             status_code=response.status_code,
-            body=response.data,
+            body=kept_body,
             location=response.get("Location", ""),
         )
     else:

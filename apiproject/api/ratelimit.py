@@ -41,11 +41,19 @@ class RateLimitUsage:
         """Seconds until the new count starts: a client that waits that long is served."""
         return max(1, self.reset - int(time.time()))
 
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
     def headers(self) -> dict[str, str]:
+        """The same numbers twice: the X-RateLimit-* headers of the reference, and the
+        Structured Fields of draft-ietf-httpapi-ratelimit-headers (windows are a minute)."""
         return {
             "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(0, self.limit - self.count)),
+            "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset),
+            "RateLimit-Policy": f'"key";q={self.limit};w=60',
+            "RateLimit": f'"key";r={self.remaining};t={self.retry_after()}',
         }
 
 

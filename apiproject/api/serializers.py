@@ -32,6 +32,17 @@ class EmailStringField(JSONStringMixin, serializers.EmailField):
     pass
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """Takes JSON integers only: DRF's IntegerField would take "5", 5.0 and true."""
+
+    default_error_messages = {"not_an_integer": "Must be a whole number."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_an_integer")
+        return super().to_internal_value(data)
+
+
 class StrictSerializer(serializers.Serializer):
     """A body whose unknown fields are refused by name, even with a null value (contract
     section 3), so a typo or an `is_staff` never passes silently.

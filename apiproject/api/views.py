@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -69,8 +69,16 @@ class APIViewSet(viewsets.GenericViewSet):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, IdempotentReplay):
-            return exc.response()
+            return self.idempotent_replay(exc)
         return super().handle_exception(exc)
+
+    def idempotency_kept_body(self, response: Response) -> Any:
+        """What a 2xx answer to a POST with an Idempotency-Key keeps for its retries."""
+        return response.data
+
+    def idempotent_replay(self, replay: IdempotentReplay) -> Response:
+        """The answer to a retry of a POST whose answer was kept."""
+        return replay.response()
 
     def perform_authentication(self, request: Request) -> None:
         try:
@@ -89,7 +97,9 @@ class APIViewSet(viewsets.GenericViewSet):
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         if getattr(self, "idempotency", None) is not None:
-            idempotency_finish(self.idempotency, response)
+            succeeded = status.is_success(response.status_code)
+            kept_body = self.idempotency_kept_body(response) if succeeded else None
+            idempotency_finish(self.idempotency, response, kept_body=kept_body)
             self.idempotency = None
         usage = getattr(request, "rate_limit_usage", None)
         if usage is not None:

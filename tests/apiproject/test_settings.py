@@ -119,6 +119,9 @@ def test_schema_declares_a_bearer_security_scheme(schema):
 
 def test_schema_paths_are_written_without_a_trailing_slash(schema):
     assert set(schema["paths"]) == {
+        "/api/v1/keys",
+        "/api/v1/keys/{key_id}",
+        "/api/v1/keys/{key_id}/roll",
         "/api/v1/projects",
         "/api/v1/projects/{project_id}",
         "/api/v1/users",

@@ -1,0 +1,102 @@
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from apikeys.models import APIKey
+from apikeys.scopes import SCOPES, canonical_scopes
+from apiproject.api.serializers import StrictIntegerField, StrictSerializer, StringField
+from apiproject.api.text import validate_single_line_text
+
+MAX_EXPIRY_DAYS = 36_500
+MAX_GRACE_SECONDS = 7 * 24 * 60 * 60
+DEFAULT_GRACE_SECONDS = 24 * 60 * 60
+
+
+class APIKeySerializer(serializers.ModelSerializer):
+    """A key as its owner sees it: never its secret or digest (contract section 9)."""
+
+    id = serializers.CharField(source="prefix", read_only=True)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), read_only=True)
+    rate_limit = serializers.SerializerMethodField(help_text="The limit that applies, `N/m`.")
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = APIKey
+        fields = [
+            "id",
+            "name",
+            "scopes",
+            "rate_limit",
+            "status",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    def get_rate_limit(self, api_key: APIKey) -> str:
+        return api_key.rate_limit or settings.API_RATE_LIMIT
+
+    def get_status(self, api_key: APIKey) -> APIKey.Status:
+        return api_key.status_at(timezone.now())
+
+
+class IssuedAPIKeySerializer(APIKeySerializer):
+    """The one answer that carries a key's plaintext: the answer that issues it."""
+
+    key = serializers.SerializerMethodField(help_text="The key itself, shown this once.")
+
+    class Meta(APIKeySerializer.Meta):
+        fields = [*APIKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+    def get_key(self, api_key: APIKey) -> str:
+        return self.context["plaintext"]
+
+
+class APIKeyCreateSerializer(StrictSerializer):
+    """A new key of the caller's own: all optional, and no more than the calling key has."""
+
+    name = StringField(
+        required=False,
+        allow_blank=True,
+        max_length=APIKey._meta.get_field("name").max_length,
+        validators=[validate_single_line_text],
+    )
+    scopes = serializers.ListField(
+        child=StringField(),
+        required=False,
+        allow_empty=False,
+        help_text=f"Any of {', '.join(SCOPES)}; absent: the calling key's own.",
+    )
+    expires_in_days = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_EXPIRY_DAYS,
+        help_text="Absent: the calling key's expiry, or never if it has none.",
+    )
+
+    def validate_scopes(self, scopes: list[str]) -> list[str]:
+        return canonical_scopes(scopes)
+
+    def to_service_arguments(self) -> dict[str, Any]:
+        """What apikey_delegate takes: `expires_in_days` as a moment."""
+        values = dict(self.validated_data)
+        days = values.pop("expires_in_days", None)
+        if days is not None:
+            values["expires_at"] = timezone.now() + timedelta(days=days)
+        return values
+
+
+class APIKeyRollSerializer(StrictSerializer):
+    grace_seconds = StrictIntegerField(
+        required=False,
+        default=DEFAULT_GRACE_SECONDS,
+        min_value=0,
+        max_value=MAX_GRACE_SECONDS,
+        help_text="How long the old key keeps working, 0 to 604800 seconds (7 days).",
+    )
