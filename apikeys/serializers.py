@@ -18,7 +18,7 @@ DEFAULT_GRACE_SECONDS = 24 * 60 * 60
 class APIKeySerializer(serializers.ModelSerializer):
     """A key as its owner sees it: never its secret or digest (contract section 9)."""
 
-    id = serializers.CharField(source="prefix", read_only=True)
+    id = serializers.RegexField(r"^[0-9A-Za-z]+$", source="prefix", read_only=True)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), read_only=True)
     rate_limit = serializers.SerializerMethodField(help_text="The limit that applies, `N/m`.")
     status = serializers.SerializerMethodField()

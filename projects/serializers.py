@@ -1,5 +1,6 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apiproject.api.serializers import StrictSerializer, StringField
@@ -16,6 +17,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "created_at"]
         read_only_fields = fields
 
+    @extend_schema_field({"type": "string", "pattern": "^project-[1-9][0-9]*$"})
     def get_id(self, project: Project) -> str:
         return project_public_id(project)
 

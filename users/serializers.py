@@ -12,7 +12,7 @@ from users.selectors import user_email_taken, user_username_taken
 
 
 class UserSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="pk", read_only=True)
+    id = serializers.RegexField(r"^[1-9][0-9]*$", source="pk", read_only=True)
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """The OpenAPI description every operation shares: DEFAULT_SCHEMA_CLASS and the error body."""
 
+from http import HTTPStatus
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -14,10 +15,12 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     details = serializers.CharField(allow_null=True)
+
+
+class ValidationErrorDetailSerializer(ErrorDetailSerializer):
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="Every problem by field or parameter name; on validation errors only.",
+        help_text="Every problem by field or parameter name.",
     )
 
 
@@ -25,6 +28,12 @@ class ErrorSerializer(serializers.Serializer):
     """The error envelope (contract section 5), for the OpenAPI document."""
 
     error = ErrorDetailSerializer()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """The error envelope of a 400, which lists every problem in `fields`."""
+
+    error = ValidationErrorDetailSerializer()
 
 
 # On every answer of an operation to a request with a valid key (contract section 6): so on
@@ -69,9 +78,13 @@ RATE_LIMIT_HEADERS = [
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """OpenAPI responses for these error statuses, each with the envelope as its body."""
+    """OpenAPI responses for these error statuses, each with the envelope as its body (with
+    `fields` on a 400 only: no other error carries it)."""
     return {
-        status: OpenApiResponse(ErrorSerializer, description=ERROR_CODES[status][1])
+        status: OpenApiResponse(
+            ValidationErrorSerializer if status == HTTPStatus.BAD_REQUEST else ErrorSerializer,
+            description=ERROR_CODES[status][1],
+        )
         for status in statuses
     }
 
@@ -113,6 +126,16 @@ class APIAutoSchema(AutoSchema):
         if self.method == "POST":
             parameters += IDEMPOTENCY_PARAMETERS
         return parameters
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        scope = getattr(self.view, "required_scopes", {}).get(getattr(self.view, "action", None))
+        if operation is not None and scope is not None:
+            # OpenAPI 3.0 gives scopes to OAuth2 schemes only; a bearer key's go here.
+            operation["x-required-scope"] = scope
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\nNeeds the scope `{scope}`.".strip()
+        return operation
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         # drf-spectacular has no public hook for responses that every operation shares
