@@ -146,8 +146,19 @@ def test_schema_documents_the_error_envelope_for_each_operation(schema):
 
     assert {"400", "401", "403", "406", "413", "415", "429"} <= set(create)
     assert create["400"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Error"
+        "$ref": "#/components/schemas/ValidationError"
     }
+    for status in ["401", "403", "406", "413", "415", "429"]:
+        assert create[status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+
+
+def test_schema_lists_fields_only_in_the_validation_error(schema):
+    components = schema["components"]["schemas"]
+
+    assert "fields" in components["ValidationErrorDetail"]["properties"]
+    assert "fields" not in components["ErrorDetail"]["properties"]
 
 
 def test_schema_documents_the_rate_limit_headers(schema):
