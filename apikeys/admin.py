@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from apikeys.models import APIKey
+from apikeys.scopes import SCOPE_CHOICES, SCOPES
 from apikeys.services import (
     IssuedAPIKey,
     apikey_issue,
@@ -25,7 +26,7 @@ from apikeys.services import (
     apikeys_revoke,
 )
 
-ADD_FIELDS = ["owner", "name", "expires_at", "rate_limit"]
+ADD_FIELDS = ["owner", "name", "expires_at", "rate_limit", "scopes"]
 CHANGE_FIELDS = [
     "prefix",
     "owner",
@@ -35,6 +36,7 @@ CHANGE_FIELDS = [
     "last_used_at",
     "expires_at",
     "rate_limit",
+    "scopes",
     "revoked_at",
     "revoked_by",
 ]
@@ -50,6 +52,13 @@ ALWAYS_READ_ONLY = [
 
 
 class APIKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=SCOPE_CHOICES,
+        initial=SCOPES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the key may do; every scope by default. At least one.",
+    )
+
     class Meta:
         model = APIKey
         fields = ADD_FIELDS
@@ -62,6 +71,7 @@ class APIKeyForm(forms.ModelForm):
                 owner=cleaned.get("owner") if self.instance.pk is None else None,
                 name=cleaned.get("name") or "",
                 rate_limit=cleaned.get("rate_limit"),
+                scopes=cleaned.get("scopes"),
             )
         except ValidationError as exc:
             self.add_error(None, exc)
@@ -209,7 +219,11 @@ class APIKeyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         # Refused when the key was revoked since the form was shown (response_change).
         request.apikey_updated = apikey_update(
-            api_key=obj, name=obj.name, expires_at=obj.expires_at, rate_limit=obj.rate_limit
+            api_key=obj,
+            name=obj.name,
+            expires_at=obj.expires_at,
+            rate_limit=obj.rate_limit,
+            scopes=obj.scopes,
         )
 
     def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:

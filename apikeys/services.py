@@ -146,12 +146,22 @@ def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None
 
 
 def apikey_update(
-    *, api_key: APIKey, name: str, expires_at: datetime | None, rate_limit: str | None
+    *,
+    api_key: APIKey,
+    name: str,
+    expires_at: datetime | None,
+    rate_limit: str | None,
+    scopes: Iterable[str],
 ) -> bool:
     """Change what staff may change of a key, unless it is revoked (False then: revocation
     is one-way). Writes only those columns, so a last_used_at written meanwhile stays."""
-    apikey_validate(name=name, rate_limit=rate_limit)
-    changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
+    apikey_validate(name=name, rate_limit=rate_limit, scopes=scopes)
+    changes = {
+        "name": name,
+        "expires_at": expires_at,
+        "rate_limit": rate_limit,
+        "scopes": canonical_scopes(scopes),
+    }
     updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)
     return bool(updated)
 

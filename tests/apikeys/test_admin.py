@@ -28,6 +28,7 @@ from django.utils import timezone
 from apikeys import admin as apikeys_admin
 from apikeys.admin import APIKeyAdmin
 from apikeys.models import APIKey
+from apikeys.scopes import SCOPES
 from apikeys.services import IssuedAPIKey, apikey_issue, apikeys_revoke
 from tests.factories import UserFactory
 from users.models import User
@@ -67,6 +68,7 @@ def add_form(owner: User, **fields: str) -> dict[str, object]:
         "name": "ci",
         **NO_EXPIRY_FIELDS,
         "rate_limit": "",
+        "scopes": list(SCOPES),
         "_save": "Save",
         **fields,
     }
@@ -77,6 +79,7 @@ def change_form(api_key: APIKey, **fields: str) -> dict[str, object]:
         "name": api_key.name,
         **NO_EXPIRY_FIELDS,
         "rate_limit": api_key.rate_limit or "",
+        "scopes": api_key.scopes,
         "_save": "Save",
         **fields,
     }
@@ -258,7 +261,7 @@ def view_only_client(client: Client) -> Client:
 # --- The add form -------------------------------------------------------------------------------
 
 
-def test_add_form_has_owner_name_expiry_and_rate_limit_fields(superuser_client):
+def test_add_form_has_owner_name_expiry_rate_limit_and_scopes_fields(superuser_client):
     response = superuser_client.get(ADD_URL)
 
     assert response.status_code == HTTPStatus.OK
@@ -267,6 +270,7 @@ def test_add_form_has_owner_name_expiry_and_rate_limit_fields(superuser_client):
         "name",
         "expires_at",
         "rate_limit",
+        "scopes",
     ]
     content = response.content.decode()
     for name in ["owner", "name", "expires_at_0", "expires_at_1", "rate_limit"]:
@@ -336,7 +340,15 @@ def test_add_post_issues_through_apikey_issue(superuser_client, owner, monkeypat
     )
 
     assert response.status_code == HTTPStatus.OK
-    assert calls == [{"owner": owner, "name": "spied", "expires_at": EXPIRY, "rate_limit": "250/m"}]
+    assert calls == [
+        {
+            "owner": owner,
+            "name": "spied",
+            "expires_at": EXPIRY,
+            "rate_limit": "250/m",
+            "scopes": list(SCOPES),
+        }
+    ]
 
 
 def test_issued_key_stores_the_sha256_digest_of_the_plaintext(issued_in_admin):

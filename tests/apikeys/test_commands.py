@@ -21,7 +21,17 @@ from tests.processes import run_python
 
 KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]+_[A-Za-z0-9]+")
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
+HEADER = [
+    "PREFIX",
+    "NAME",
+    "USER",
+    "CREATED",
+    "LAST USED",
+    "EXPIRES",
+    "RATE LIMIT",
+    "SCOPES",
+    "STATUS",
+]
 COLUMN_GAP = re.compile(r" {2,}")
 
 

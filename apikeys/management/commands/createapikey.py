@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from apikeys.management.cli import format_moment, option_errors, user_named
+from apikeys.scopes import SCOPES
 from apikeys.services import apikey_issue
 
 MAX_EXPIRY_DAYS = 36500
@@ -31,6 +32,12 @@ class Command(BaseCommand):
             help="This key's own limit, N requests a minute (1 to 1000000/m); "
             "default: API_RATE_LIMIT.",
         )
+        parser.add_argument(
+            "--scopes",
+            metavar="SCOPE,...",
+            help=f"What the key may do, comma-separated from {', '.join(SCOPES)}; "
+            "default: every scope.",
+        )
 
     def handle(
         self,
@@ -39,6 +46,7 @@ class Command(BaseCommand):
         name: str,
         expires_in: str | None,
         rate_limit: str | None,
+        scopes: str | None,
         **options: Any,
     ) -> None:
         expires_at = None
@@ -54,7 +62,13 @@ class Command(BaseCommand):
         user = user_named(username)
         try:
             issued = apikey_issue(
-                owner=user, name=name, expires_at=expires_at, rate_limit=rate_limit
+                owner=user,
+                name=name,
+                expires_at=expires_at,
+                rate_limit=rate_limit,
+                scopes=None
+                if scopes is None
+                else [s.strip() for s in scopes.split(",") if s.strip()],
             )
         except ValidationError as exc:
             raise CommandError(option_errors(exc)) from None

@@ -4,13 +4,27 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from apikeys.management.cli import format_moment, render_table, user_named
+from apikeys.scopes import SCOPES
 from apikeys.selectors import apikey_list
 
-HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
+HEADER = [
+    "PREFIX",
+    "NAME",
+    "USER",
+    "CREATED",
+    "LAST USED",
+    "EXPIRES",
+    "RATE LIMIT",
+    "SCOPES",
+    "STATUS",
+]
 
 
 class Command(BaseCommand):
-    help = "List API keys, newest first: prefix, name, user, dates, rate limit and status."
+    help = (
+        "List API keys, newest first: prefix, name, user, dates, rate limit, scopes ('all' for "
+        "every scope) and status."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--user", metavar="USERNAME", help="Only this user's keys.")
@@ -27,6 +41,7 @@ class Command(BaseCommand):
                 format_moment(key.last_used_at),
                 format_moment(key.expires_at),
                 key.rate_limit or "default",
+                "all" if set(key.scopes) == set(SCOPES) else ",".join(key.scopes),
                 key.status_at(now),
             ]
             for key in keys
