@@ -193,10 +193,9 @@ def apikey_delegate(
     no later than the issuer's, None: the issuer's), with the default rate limit, and the user
     holds at most API_KEYS_PER_USER active keys. Asking for more is PermissionDenied."""
     scopes = issuer.scopes if scopes is None else scopes
+    expires_at = issuer.expires_at if expires_at is None else expires_at
     apikey_validate(name=name, scopes=scopes)
     _refuse_wider_than(issuer, scopes=scopes, expires_at=expires_at)
-    if expires_at is None:
-        expires_at = issuer.expires_at
     owner = issuer.owner
     with transaction.atomic():
         # Concurrent issues for one user take turns on the user's row, so none of them can
