@@ -1,16 +1,20 @@
 """Shared fixtures. Tests talk to the configured database (SQLite by default, PostgreSQL with
 DATABASE_URL=postgres://...) over real connections; nothing here mocks the database."""
 
+import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
+from apikeys.keys import KEY_PATTERN
 from apikeys.services import IssuedAPIKey, apikey_issue
 from tests.factories import UserFactory
 from users.models import User
@@ -108,3 +112,59 @@ def staff_client(staff_user: User, client_for: Callable[[User], APIClient]) -> A
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
+
+
+# The answers that issue a key, and so show its plaintext (contract sections 2 and 9).
+ISSUING_API_PATH = re.compile(r"/api/v1/keys(/[0-9A-Za-z]+/roll)?/?")
+ISSUING_ADMIN_PATH = "/admin/apikeys/apikey/add/"
+
+
+def shows_a_key_legitimately(environ: dict, response: object) -> bool:
+    if environ["REQUEST_METHOD"] != "POST":
+        return False
+    path = environ["PATH_INFO"]
+    if ISSUING_API_PATH.fullmatch(path):
+        return response.status_code == 201
+    return path == ISSUING_ADMIN_PATH
+
+
+class KeyScanningHandler(logging.Handler):
+    """Every log line of a test, as emitted, checked for a key's plaintext."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage() + (record.exc_text or "")
+        if KEY_PATTERN.search(text):
+            self.leaks.append(f"{record.name}: {text[:200]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_plaintext_key_outside_the_answer_that_issues_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[None]:
+    """Over the whole test run: no answer carries a key's plaintext except the one that
+    issues it, and no log line ever does."""
+    leaks: list[str] = []
+    real_request = Client.request
+
+    def request(self: Client, **environ: object) -> object:
+        response = real_request(self, **environ)
+        if not getattr(response, "streaming", False) and not shows_a_key_legitimately(
+            environ, response
+        ):
+            if KEY_PATTERN.search(response.content.decode("utf-8", "replace")):
+                leaks.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return response
+
+    monkeypatch.setattr(Client, "request", request)
+    handler = KeyScanningHandler()
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert leaks == [], "answers that carry a key's plaintext"
+    assert handler.leaks == [], "log lines that carry a key's plaintext"
