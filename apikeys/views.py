@@ -3,8 +3,8 @@ from http import HTTPStatus
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,7 +37,15 @@ ISSUED = OpenApiResponse(
 )
 
 
-class APIKeyViewSet(APIViewSet):
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your keys",
+        description="The keys of the calling key's user, newest first, page by page, with the "
+        "`Link` header of `GET /projects`. Never a secret.",
+        responses={200: APIKeySerializer(many=True), **error_responses(400, 403)},
+    )
+)
+class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
     """The key user's own keys (contract section 9), issued with a key: never wider than it."""
 
     required_scopes = {
@@ -84,16 +92,6 @@ class APIKeyViewSet(APIViewSet):
                 "is not shown again. Revoke it if it was lost."
             )
         )
-
-    @extend_schema(
-        summary="List your keys",
-        description="The keys of the calling key's user, newest first, page by page, with the "
-        "`Link` header of `GET /projects`. Never a secret.",
-        responses={200: APIKeySerializer(many=True), **error_responses(400, 403)},
-    )
-    def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(APIKeySerializer(page, many=True).data)
 
     @extend_schema(
         summary="Get one of your keys",

@@ -2,8 +2,8 @@ from http import HTTPStatus
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,7 +18,15 @@ from projects.services import project_create, project_delete, project_update
 PROJECT_ID_DESCRIPTION = "The project's `id`, `project-<number>`."
 
 
-class ProjectViewSet(APIViewSet):
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your projects",
+        description="The projects of the key's user, newest first, page by page. The `Link` "
+        "header points to the first, previous, next and last pages.",
+        responses={200: ProjectSerializer(many=True), **error_responses(400)},
+    )
+)
+class ProjectViewSet(mixins.ListModelMixin, APIViewSet):
     """The key user's own projects (contract section 4): another user's project is answered
     exactly like one that does not exist."""
 
@@ -42,16 +50,6 @@ class ProjectViewSet(APIViewSet):
         if project is None:
             raise exceptions.NotFound(f"You have no project '{project_id}'")
         return project
-
-    @extend_schema(
-        summary="List your projects",
-        description="The projects of the key's user, newest first, page by page. The `Link` "
-        "header points to the first, previous, next and last pages.",
-        responses={200: ProjectSerializer(many=True), **error_responses(400)},
-    )
-    def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ProjectSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Get one of your projects",
