@@ -40,6 +40,14 @@ def run_python(args: list[str], **environment: str) -> subprocess.CompletedProce
     )
 
 
+def python_output(script: str, **environment: str) -> list[str]:
+    """The lines `script` prints under our interpreter (see project_environment), which must
+    exit 0."""
+    result = run_python(["-c", script], **environment)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

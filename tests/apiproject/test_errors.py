@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from tests.processes import run_python
+from tests.processes import python_output
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -446,16 +446,14 @@ UNREACHABLE_DATABASE_SCRIPT = textwrap.dedent(
 
 
 def run_against_unreachable_database(path):
-    script = f"PATH = {path!r}\n{UNREACHABLE_DATABASE_SCRIPT}"
-    completed = run_python(
-        ["-c", script],
+    printed = python_output(
+        f"PATH = {path!r}\n{UNREACHABLE_DATABASE_SCRIPT}",
         # Nothing listens on port 1: the connection is refused at once, no network needed.
         DATABASE_URL="postgres://postgres@127.0.0.1:1/nodb",
         DJANGO_SECRET_KEY="x",
         DJANGO_ALLOWED_HOSTS="testserver",
     )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(printed[-1])
 
 
 def assert_unavailable(result):
