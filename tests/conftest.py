@@ -12,7 +12,6 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from apikeys.services import IssuedAPIKey
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import bearer_client
 from users.models import User
@@ -80,15 +79,6 @@ def staff_user(db: None) -> User:
 @pytest.fixture
 def superuser(db: None) -> User:
     return UserFactory(username="root", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def issue_key(db: None) -> Callable[..., IssuedAPIKey]:
-    def issue(owner: User, **kwargs: object) -> IssuedAPIKey:
-        api_key = APIKeyFactory(owner=owner, **kwargs)
-        return IssuedAPIKey(api_key=api_key, plaintext=api_key.plaintext)
-
-    return issue
 
 
 @pytest.fixture

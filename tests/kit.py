@@ -37,12 +37,16 @@ BAD_CHECKSUM_KEY = "ak_AAAAAAAA_" + "A" * 49
 
 
 def assert_error(response, status: HTTPStatus, code: str) -> dict:
-    """A JSON error answer with this status and code, and the contract's message for the code;
-    returns the body's `error`."""
+    """The error envelope (contract section 5) with this status and code, and the contract's
+    message for the code; returns the body's `error`."""
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
-    error = json.loads(response.content)["error"]
+    body = json.loads(response.content)
+    assert list(body) == ["error"]
+    error = body["error"]
+    assert {"code", "message", "details"} <= set(error) <= {"code", "message", "details", "fields"}
     assert (error["code"], error["message"]) == (code, MESSAGES[code])
+    assert error["details"] is None or isinstance(error["details"], str)
     return error
 
 

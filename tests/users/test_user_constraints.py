@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
-from rest_framework.test import APIClient
 
+from tests.factories import APIKeyFactory
+from tests.kit import bearer_client
 from users.models import User
 from users.services import user_create
 
@@ -141,8 +142,7 @@ def race(plaintext_key: str, bodies: list[dict[str, str]]) -> list[int | str]:
     outcomes: list[int | str] = [0] * len(bodies)
 
     def post(index: int, body: dict[str, str]) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext_key}")
+        client = bearer_client(plaintext_key)
         try:
             barrier.wait(timeout=10)
             outcomes[index] = client.post(USERS_URL, body).status_code
@@ -161,10 +161,8 @@ def race(plaintext_key: str, bodies: list[dict[str, str]]) -> list[int | str]:
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_requests_for_one_username_create_one_user(
-    staff_user, issue_key, without_precheck
-):
-    plaintext_key = issue_key(staff_user).plaintext
+def test_simultaneous_requests_for_one_username_create_one_user(staff_user, without_precheck):
+    plaintext_key = APIKeyFactory(owner=staff_user).plaintext
 
     for round_number in range(ROUNDS):
         username = f"racer{round_number}"
@@ -185,10 +183,8 @@ def test_simultaneous_requests_for_one_username_create_one_user(
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_requests_for_one_email_create_one_user(
-    staff_user, issue_key, without_precheck
-):
-    plaintext_key = issue_key(staff_user).plaintext
+def test_simultaneous_requests_for_one_email_create_one_user(staff_user, without_precheck):
+    plaintext_key = APIKeyFactory(owner=staff_user).plaintext
 
     for round_number in range(ROUNDS):
         email = f"racer{round_number}@example.com"
