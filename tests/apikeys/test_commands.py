@@ -17,7 +17,7 @@ from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import get_projects, secret_of
-from tests.processes import run_python
+from tests.processes import migrate_with_superuser, run_python
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
@@ -305,12 +305,7 @@ def manage(tmp_path_factory):
             ["manage.py", *args], DJANGO_SECRET_KEY="x", DATABASE_URL=f"sqlite:///{database}"
         )
 
-    for setup in (
-        ["migrate", "-v0"],
-        ["createsuperuser", "--noinput", "--username", "alice", "--email", "a@example.com"],
-    ):
-        result = manage(*setup)
-        assert result.returncode == 0, result.stderr
+    migrate_with_superuser("alice", DJANGO_SECRET_KEY="x", DATABASE_URL=f"sqlite:///{database}")
     return manage
 
 
