@@ -154,6 +154,15 @@ def changelist(response) -> ChangeList:
     return ChangeList(headers=table.headers, rows=table.rows, objects=objects)
 
 
+def assert_read_only_page(response, *fields: str) -> None:
+    """An admin change page that shows its object without a way to change it: no save
+    buttons, and no input for these fields."""
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    for name in ["_save", "_continue", *fields]:
+        assert f'name="{name}"' not in content, name
+
+
 def count_statements(queries: CaptureQueriesContext, table: str = "") -> list[str]:
     """The COUNT statements among the captured queries (over `table` when one is named)."""
     return [

@@ -23,7 +23,7 @@ from tests.apikeys.admin_pages import (
     staff_with,
 )
 from tests.factories import UserFactory
-from tests.kit import changelist
+from tests.kit import assert_read_only_page, changelist
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +41,8 @@ def test_view_only_staff_sees_the_changelist(view_only_client, api_key):
 def test_view_only_staff_sees_a_key_page_read_only(view_only_client, api_key):
     response = view_only_client.get(change_url(api_key))
 
-    assert response.status_code == HTTPStatus.OK
+    assert_read_only_page(response, "rate_limit")
     assert read_only_values(response)["prefix"] == api_key.prefix
-    content = response.content.decode()
-    assert 'name="_save"' not in content
-    assert 'name="rate_limit"' not in content
 
 
 def test_view_only_staff_cannot_change_a_key(view_only_client, api_key):

@@ -118,29 +118,27 @@ def test_non_staff_get_on_create_only_users_is_405_not_403(user_client):
 # --- 403 before 413/415/400 -----------------------------------------------------------------------
 
 
-def test_non_staff_create_with_invalid_json_is_403_not_400(user_client):
-    response = user_client.post(USERS_URL, b"{not json", content_type="application/json")
-
-    assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
-
-
-@pytest.mark.parametrize("body", [{"username": ""}, {"typo": 1}], ids=["invalid", "unknown"])
-def test_non_staff_create_with_invalid_fields_is_403_not_400(user_client, body):
-    response = user_client.post(USERS_URL, body, format="json")
-
-    assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
-
-
-def test_non_staff_create_with_text_plain_is_403_not_415(user_client):
-    response = user_client.post(USERS_URL, b"hello", content_type="text/plain")
-
-    assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
-
-
-def test_non_staff_create_with_an_oversized_body_is_403_not_413(user_client, settings):
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": b"{not json", "content_type": "application/json"},
+        {"data": {"username": ""}, "format": "json"},
+        {"data": {"typo": 1}, "format": "json"},
+        {"data": b"hello", "content_type": "text/plain"},
+        {"data": padded_json(2000), "content_type": "application/json"},
+    ],
+    ids=[
+        "malformed JSON: not 400",
+        "an invalid field: not 400",
+        "an unknown field: not 400",
+        "text: not 415",
+        "over the maximum: not 413",
+    ],
+)
+def test_non_staff_create_is_403_whatever_is_wrong_with_the_body(user_client, settings, body):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
-    response = user_client.post(USERS_URL, padded_json(2000), content_type="application/json")
+    response = user_client.post(USERS_URL, **body)
 
     assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
     assert not User.objects.filter(username="newuser").exists()
