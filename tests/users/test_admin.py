@@ -13,8 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apikeys.services import apikey_issue
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import APIKeyFactory, ProjectFactory, UserFactory
 from tests.kit import assert_read_only_page, changelist
 from users.models import User
 
@@ -166,8 +165,8 @@ def test_changelist_lists_users_by_username(superuser_client, alice):
 
 
 def test_user_page_lists_the_users_keys_by_prefix(superuser_client, alice):
-    keys = [apikey_issue(owner=alice, name=f"key {n}").api_key for n in range(2)]
-    someone_elses = apikey_issue(owner=UserFactory()).api_key
+    keys = [APIKeyFactory(owner=alice, name=f"key {n}") for n in range(2)]
+    someone_elses = APIKeyFactory()
 
     response = superuser_client.get(change_url(alice))
 
@@ -179,7 +178,7 @@ def test_user_page_lists_the_users_keys_by_prefix(superuser_client, alice):
 
 
 def test_user_page_never_shows_a_keys_digest(superuser_client, alice):
-    api_key = apikey_issue(owner=alice).api_key
+    api_key = APIKeyFactory(owner=alice)
 
     content = superuser_client.get(change_url(alice)).content.decode()
 
