@@ -2,9 +2,10 @@
 share one Redis, so a key's budget holds across all four processes; a server whose Redis is
 unreachable or silent still serves every request, without rate-limit headers.
 
-The servers use a SQLite file of their own and Redis from REDIS_URL. In-process tests flush
-that Redis database before each test (conftest), so every test here counts with a key
-nobody else has used.
+The servers share a fresh database of their own (on the PostgreSQL server when the tests run
+against one, else a SQLite file) and Redis from REDIS_URL. In-process tests flush that Redis
+database before each test (conftest), so every test here counts with a key nobody else has
+used.
 """
 
 import http.client
