@@ -15,8 +15,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
-from apikeys.services import IssuedAPIKey, apikey_issue
-from tests.factories import UserFactory
+from tests.factories import APIKeyFactory, UserFactory
+from tests.kit import bearer_client
 from users.models import User
 
 IN_CI = os.environ.get("CI") == "true"
@@ -80,21 +80,16 @@ def staff_user(db: None) -> User:
 
 
 @pytest.fixture
-def issue_key(db: None) -> Callable[..., IssuedAPIKey]:
-    def issue(owner: User, **kwargs: object) -> IssuedAPIKey:
-        return apikey_issue(owner=owner, **kwargs)
-
-    return issue
+def superuser(db: None) -> User:
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
-def client_for(issue_key: Callable[..., IssuedAPIKey]) -> Callable[[User], APIClient]:
-    """An API client carrying a fresh key of the given user."""
+def client_for(db: None) -> Callable[[User], APIClient]:
+    """An API client carrying a fresh key of the given user: the one way tests get one."""
 
     def make(owner: User) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_key(owner).plaintext}")
-        return client
+        return bearer_client(APIKeyFactory(owner=owner).plaintext)
 
     return make
 
@@ -112,6 +107,13 @@ def staff_client(staff_user: User, client_for: Callable[[User], APIClient]) -> A
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def superuser_client(client: Client, superuser: User) -> Client:
+    """pytest-django's client, logged in to admin as the superuser `root`."""
+    client.force_login(superuser)
+    return client
 
 
 # The answers that issue a key, and so show its plaintext (contract sections 2 and 9).

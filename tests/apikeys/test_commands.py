@@ -1,4 +1,5 @@
-"""The key management commands: createapikey, revokeapikey and listapikeys."""
+"""The key management commands: createapikey, revokeapikey and listapikeys (with a key's own
+rate limit, contract section 6)."""
 
 import io
 import re
@@ -11,15 +12,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
-from rest_framework.test import APIClient
 
+from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
-from apikeys.services import apikey_revoke
-from tests.factories import UserFactory
-from tests.processes import run_python
+from tests.factories import APIKeyFactory, UserFactory
+from tests.kit import get_projects, secret_of
+from tests.processes import migrate_with_superuser, run_python
 
-KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]+_[A-Za-z0-9]+")
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 HEADER = [
     "PREFIX",
@@ -48,12 +47,6 @@ def run(command: str, *args: str) -> tuple[str, str]:
     return stdout.getvalue(), stderr.getvalue()
 
 
-def get_projects(key: str):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client.get(reverse("project-list"))
-
-
 def table_rows(stdout: str) -> tuple[list[str], dict[str, list[str]]]:
     """listapikeys' header cells and its rows' cells by prefix."""
     header, *lines = stdout.splitlines()
@@ -69,7 +62,7 @@ def test_createapikey_prints_the_key_alone_as_the_last_line_of_stdout(user):
     stdout, _ = run("createapikey", user.username)
 
     *_, last_line = stdout.splitlines()
-    assert KEY_FORMAT.fullmatch(last_line)
+    assert KEY_PATTERN.fullmatch(last_line)
     assert stdout == f"{last_line}\n"
 
 
@@ -148,41 +141,67 @@ def test_createapikey_refuses_an_inactive_user():
     assert not APIKey.objects.exists()
 
 
+@pytest.mark.django_db
+def test_createapikey_stores_the_rate_limit_given(user):
+    run("createapikey", user.username, "--rate-limit", "1000/m")
+
+    assert APIKey.objects.get(owner=user).rate_limit == "1000/m"
+
+
+@pytest.mark.django_db
+def test_createapikey_rate_limit_is_the_keys_limit_header(user):
+    stdout, _ = run("createapikey", user.username, "--rate-limit", "1000/m")
+
+    response = get_projects(stdout.splitlines()[-1])
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-RateLimit-Limit"] == "1000"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rate", ["abc", "0/m", "100/"])
+def test_createapikey_with_a_bad_rate_limit_is_a_command_error_and_creates_nothing(user, rate):
+    with pytest.raises(CommandError, match="--rate-limit"):
+        run("createapikey", user.username, "--rate-limit", rate)
+
+    assert not APIKey.objects.exists()
+
+
 # --- revokeapikey ---------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_revokeapikey_makes_the_key_fail_against_the_api(user, issue_key):
-    issued = issue_key(user)
+def test_revokeapikey_makes_the_key_fail_against_the_api(user):
+    api_key = APIKeyFactory(owner=user)
 
-    run("revokeapikey", issued.api_key.prefix)
+    run("revokeapikey", api_key.prefix)
 
-    assert get_projects(issued.plaintext).status_code == HTTPStatus.UNAUTHORIZED
+    assert get_projects(api_key.plaintext).status_code == HTTPStatus.UNAUTHORIZED
 
 
 @pytest.mark.django_db
-def test_revokeapikey_leaves_other_keys_working(user, issue_key):
-    revoked, kept = issue_key(user), issue_key(user)
+def test_revokeapikey_leaves_other_keys_working(user):
+    revoked, kept = APIKeyFactory(owner=user), APIKeyFactory(owner=user)
 
-    run("revokeapikey", revoked.api_key.prefix)
+    run("revokeapikey", revoked.prefix)
 
     assert get_projects(kept.plaintext).status_code == HTTPStatus.OK
 
 
 @pytest.mark.django_db
-def test_revokeapikey_unknown_prefix_is_a_command_error(user, issue_key):
-    issue_key(user)
+def test_revokeapikey_unknown_prefix_is_a_command_error(user):
+    APIKeyFactory(owner=user)
 
     with pytest.raises(CommandError):
         run("revokeapikey", "NoSuchPx")
 
 
 @pytest.mark.django_db
-def test_revokeapikey_twice_is_not_an_error_and_says_already_revoked(user, issue_key):
-    issued = issue_key(user)
-    run("revokeapikey", issued.api_key.prefix)
+def test_revokeapikey_twice_is_not_an_error_and_says_already_revoked(user):
+    api_key = APIKeyFactory(owner=user)
+    run("revokeapikey", api_key.prefix)
 
-    stdout, stderr = run("revokeapikey", issued.api_key.prefix)
+    stdout, stderr = run("revokeapikey", api_key.prefix)
 
     assert "already revoked" in (stdout + stderr).lower()
 
@@ -191,8 +210,8 @@ def test_revokeapikey_twice_is_not_an_error_and_says_already_revoked(user, issue
 
 
 @pytest.mark.django_db
-def test_listapikeys_prints_a_header_row(user, issue_key):
-    issue_key(user)
+def test_listapikeys_prints_a_header_row(user):
+    APIKeyFactory(owner=user)
 
     stdout, _ = run("listapikeys")
 
@@ -201,66 +220,71 @@ def test_listapikeys_prints_a_header_row(user, issue_key):
 
 
 @pytest.mark.django_db
-def test_listapikeys_prints_one_row_per_key(user, issue_key):
-    keys = [issue_key(user, name="one"), issue_key(UserFactory(), name="two")]
+def test_listapikeys_prints_one_row_per_key(user):
+    keys = [APIKeyFactory(owner=user, name="one"), APIKeyFactory(name="two")]
 
     stdout, _ = run("listapikeys")
 
     _, rows = table_rows(stdout)
     assert len(stdout.splitlines()) == 1 + len(keys)
     assert {prefix: cells[1:3] for prefix, cells in rows.items()} == {
-        issued.api_key.prefix: [issued.api_key.name, issued.api_key.owner.username]
-        for issued in keys
+        api_key.prefix: [api_key.name, api_key.owner.username] for api_key in keys
     }
 
 
 @pytest.mark.django_db
-def test_listapikeys_shows_each_keys_status(user, issue_key, frozen_clock):
-    active = issue_key(user)
-    revoked = issue_key(user)
-    apikey_revoke(api_key=revoked.api_key)
-    expired = issue_key(user, expires_at=NOW + timedelta(hours=1))
-    frozen_clock.move_to(NOW + timedelta(hours=2), tick=False)
+def test_listapikeys_shows_each_keys_status(user, frozen_clock):
+    active = APIKeyFactory(owner=user)
+    revoked = APIKeyFactory(owner=user, revoked=True)
+    expired = APIKeyFactory(owner=user, expired=True)
 
     stdout, _ = run("listapikeys")
 
     _, rows = table_rows(stdout)
     assert {prefix: cells[-1] for prefix, cells in rows.items()} == {
-        active.api_key.prefix: "active",
-        revoked.api_key.prefix: "revoked",
-        expired.api_key.prefix: "expired",
+        active.prefix: "active",
+        revoked.prefix: "revoked",
+        expired.prefix: "expired",
     }
 
 
 @pytest.mark.django_db
-def test_listapikeys_user_filter_ignores_case(issue_key):
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    alices_key = issue_key(alice)
-    issue_key(bob)
+def test_listapikeys_shows_a_keys_own_rate_limit_or_default(user):
+    own = APIKeyFactory(owner=user, rate_limit="1000/m")
+    default = APIKeyFactory(owner=user)
+
+    stdout, _ = run("listapikeys")
+
+    _, rows = table_rows(stdout)
+    rate_limits = {prefix: cells[HEADER.index("RATE LIMIT")] for prefix, cells in rows.items()}
+    assert rate_limits == {own.prefix: "1000/m", default.prefix: "default"}
+
+
+@pytest.mark.django_db
+def test_listapikeys_user_filter_ignores_case():
+    alices_key = APIKeyFactory(owner=UserFactory(username="alice"))
+    APIKeyFactory(owner=UserFactory(username="bob"))
 
     stdout, _ = run("listapikeys", "--user", "ALICE")
 
     _, rows = table_rows(stdout)
-    assert list(rows) == [alices_key.api_key.prefix]
+    assert list(rows) == [alices_key.prefix]
 
 
 @pytest.mark.django_db
-def test_listapikeys_unknown_user_is_a_command_error(user, issue_key):
-    issue_key(user)
+def test_listapikeys_unknown_user_is_a_command_error(user):
+    APIKeyFactory(owner=user)
 
     with pytest.raises(CommandError):
         run("listapikeys", "--user", "nobody")
 
 
 @pytest.mark.django_db
-def test_listapikeys_query_count_does_not_grow_with_the_keys(
-    issue_key, django_assert_max_num_queries
-):
-    issue_key(UserFactory())
+def test_listapikeys_query_count_does_not_grow_with_the_keys(django_assert_max_num_queries):
+    APIKeyFactory()
     with CaptureQueriesContext(connection) as one_key:
         run("listapikeys")
-    for owner in UserFactory.create_batch(19):
-        issue_key(owner)
+    APIKeyFactory.create_batch(19)  # each with an owner of its own
 
     with django_assert_max_num_queries(len(one_key.captured_queries)):
         stdout, _ = run("listapikeys")
@@ -269,8 +293,8 @@ def test_listapikeys_query_count_does_not_grow_with_the_keys(
 
 
 @pytest.mark.django_db
-def test_listapikeys_never_shows_a_key_plaintext(user, issue_key):
-    secrets = [issue_key(user).plaintext.split("_")[2] for _ in range(3)]
+def test_listapikeys_never_shows_a_key_plaintext(user):
+    secrets = [secret_of(APIKeyFactory(owner=user).plaintext) for _ in range(3)]
 
     stdout, stderr = run("listapikeys")
 
@@ -291,12 +315,7 @@ def manage(tmp_path_factory):
             ["manage.py", *args], DJANGO_SECRET_KEY="x", DATABASE_URL=f"sqlite:///{database}"
         )
 
-    for setup in (
-        ["migrate", "-v0"],
-        ["createsuperuser", "--noinput", "--username", "alice", "--email", "a@example.com"],
-    ):
-        result = manage(*setup)
-        assert result.returncode == 0, result.stderr
+    migrate_with_superuser("alice", DJANGO_SECRET_KEY="x", DATABASE_URL=f"sqlite:///{database}")
     return manage
 
 
@@ -304,7 +323,7 @@ def test_createapikey_process_prints_only_the_key_on_stdout(manage):
     result = manage("createapikey", "alice")
 
     assert result.returncode == 0, result.stderr
-    assert KEY_FORMAT.fullmatch(result.stdout.rstrip("\n"))
+    assert KEY_PATTERN.fullmatch(result.stdout.rstrip("\n"))
     assert result.stderr.strip()
 
 

@@ -2,22 +2,21 @@
 share one Redis, so a key's budget holds across all four processes; a server whose Redis is
 unreachable or silent still serves every request, without rate-limit headers.
 
-The servers use a SQLite file of their own and Redis from REDIS_URL. In-process tests flush
-that Redis database before each test (conftest), so every test here counts with a key
-nobody else has used.
+The servers share a fresh database of their own (on the PostgreSQL server when the tests run
+against one, else a SQLite file) and Redis from REDIS_URL. In-process tests flush that Redis
+database before each test (conftest), so every test here counts with a key nobody else has
+used.
 """
 
 import http.client
 import json
 import secrets
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -29,7 +28,7 @@ from django.conf import settings
 from django.db import connection as test_database
 
 from tests.conftest import IN_CI, redis_unavailable_reason
-from tests.processes import PROJECT_DIR, free_port, project_environment, run_python
+from tests.processes import Server, manage_py, migrate_with_superuser, serving_several
 
 pytestmark = pytest.mark.redis
 
@@ -43,7 +42,6 @@ OWN_LIMIT = 5
 OWN_LIMIT_REQUESTS = 20
 FAIL_OPEN_REQUESTS = 20
 SILENT_REDIS_REQUESTS = 3  # each waits out a socket timeout
-SERVER_START_TIMEOUT = 20.0
 REQUEST_TIMEOUT = 10.0
 SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
 # Nothing listens on port 1: connections are refused at once.
@@ -75,33 +73,40 @@ class Reply:
         return json.loads(self.body)
 
 
-@dataclass
-class Server:
-    port: int
-    process: subprocess.Popen
-    log_path: Path
+def get(server: Server, path: str, key: str | None = None) -> Reply:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=REQUEST_TIMEOUT)
+    sent_at = time.time()
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    return Reply(
+        server=server.port,
+        status=response.status,
+        headers={name.lower(): value for name, value in response.getheaders()},
+        body=body,
+        sent_at=sent_at,
+        elapsed=time.time() - sent_at,
+    )
 
-    def get(self, path: str, key: str | None = None) -> Reply:
-        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
-        sent_at = time.time()
-        try:
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-        finally:
-            connection.close()
-        return Reply(
-            server=self.port,
-            status=response.status,
-            headers={name.lower(): value for name, value in response.getheaders()},
-            body=body,
-            sent_at=sent_at,
-            elapsed=time.time() - sent_at,
-        )
 
-    def log(self) -> str:
-        return self.log_path.read_text()
+def gunicorn_servers(
+    database_url: str, redis_url: str, log_dir: Path, *, count: int, workers: int
+) -> AbstractContextManager[list[Server]]:
+    """`count` gunicorn servers of `workers` workers each, sharing the database and Redis,
+    their logs in `log_dir`."""
+    return serving_several(
+        ["-m", "gunicorn", "apiproject.wsgi", "-b", f"{HOST}:{{port}}", "-w", str(workers)],
+        count,
+        log_dir=log_dir,
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL=database_url,
+        DJANGO_ALLOWED_HOSTS=HOST,
+        REDIS_URL=redis_url,
+    )
 
 
 def require_redis() -> None:
@@ -112,79 +117,11 @@ def require_redis() -> None:
         pytest.skip(reason)
 
 
-def environment(database_url: str, redis_url: str | None) -> dict[str, str]:
-    """This process's environment without the project's settings, plus the given ones."""
-    redis = {"REDIS_URL": redis_url} if redis_url else {}
-    return project_environment(
-        DJANGO_SECRET_KEY="x", DATABASE_URL=database_url, DJANGO_ALLOWED_HOSTS=HOST, **redis
-    )
-
-
-def start_servers(
-    database_url: str, redis_url: str, log_dir: Path, *, count: int, workers: int
-) -> list[Server]:
-    """`count` gunicorn servers, up and answering /healthz."""
-    servers = []
-    for _ in range(count):
-        port = free_port()
-        log_path = log_dir / f"gunicorn-{port}.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and project
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "apiproject.wsgi",
-                    "-b",
-                    f"{HOST}:{port}",
-                    "-w",
-                    str(workers),
-                ],
-                cwd=PROJECT_DIR,
-                env=environment(database_url, redis_url),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        servers.append(Server(port=port, process=process, log_path=log_path))
-    try:
-        for server in servers:
-            wait_until_up(server)
-    except BaseException:
-        stop_servers(servers)
-        raise
-    return servers
-
-
-def wait_until_up(server: Server) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"gunicorn on port {server.port} exited:\n{server.log()}")
-        try:
-            if server.get("/healthz").status == HTTPStatus.OK:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)  # polling for the server to come up, bounded by the deadline
-    pytest.fail(f"gunicorn on port {server.port} did not answer /healthz:\n{server.log()}")
-
-
-def stop_servers(servers: list[Server]) -> None:
-    for server in servers:
-        server.process.terminate()
-    for server in servers:
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-
-
 def alternating_gets(servers: list[Server], key: str, count: int, *, threads: int) -> list[Reply]:
     """`count` GETs of the project list with `key`, request i sent to server i mod n."""
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [
-            pool.submit(servers[index % len(servers)].get, PROJECTS_PATH, key)
+            pool.submit(get, servers[index % len(servers)], PROJECTS_PATH, key)
             for index in range(count)
         ]
         return [future.result() for future in futures]
@@ -207,20 +144,12 @@ def statuses(replies: list[Reply]) -> list[int]:
     return [reply.status for reply in replies]
 
 
-def manage(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    return run_python(
-        ["manage.py", *args],
-        DJANGO_SECRET_KEY="x",
-        DATABASE_URL=database_url,
-        DJANGO_ALLOWED_HOSTS=HOST,
-    )
-
-
 def issue_server_key(database_url: str, *options: str) -> str:
     """A fresh key of USERNAME from `manage.py createapikey`: its last line of stdout."""
-    result = manage(database_url, "createapikey", USERNAME, *options)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()[-1]
+    printed = manage_py(
+        "createapikey", USERNAME, *options, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url
+    )
+    return printed.splitlines()[-1]
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -262,27 +191,17 @@ def server_database(tmp_path_factory, django_db_blocker) -> Iterator[str]:
         django_db_blocker.unblock(),
         database_for_servers(tmp_path_factory.mktemp("servers")) as database_url,
     ):
-        for command in (
-            ["migrate", "-v0"],
-            ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "a@example.com"],
-        ):
-            result = manage(database_url, *command)
-            assert result.returncode == 0, result.stderr
+        migrate_with_superuser(USERNAME, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url)
         yield database_url
 
 
 @pytest.fixture(scope="module")
 def shared_servers(server_database, tmp_path_factory) -> Iterator[list[Server]]:
     """Two servers of two workers each, counting in the same Redis."""
-    servers = start_servers(
-        server_database,
-        settings.REDIS_URL,
-        tmp_path_factory.mktemp("shared-logs"),
-        count=2,
-        workers=2,
-    )
-    yield servers
-    stop_servers(servers)
+    with gunicorn_servers(
+        server_database, settings.REDIS_URL, tmp_path_factory.mktemp("shared"), count=2, workers=2
+    ) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
@@ -302,15 +221,10 @@ def own_limit_replies(server_database, shared_servers) -> list[Reply]:
 @pytest.fixture(scope="module")
 def refusing_redis_server(server_database, tmp_path_factory) -> Iterator[Server]:
     """A one-worker server whose Redis refuses every connection."""
-    (server,) = start_servers(
-        server_database,
-        REFUSING_REDIS_URL,
-        tmp_path_factory.mktemp("refusing-logs"),
-        count=1,
-        workers=1,
-    )
-    yield server
-    stop_servers([server])
+    with gunicorn_servers(
+        server_database, REFUSING_REDIS_URL, tmp_path_factory.mktemp("refusing"), count=1, workers=1
+    ) as (server,):
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -347,15 +261,11 @@ def silent_redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def silent_redis_server(server_database, silent_redis_url, tmp_path_factory) -> Iterator[Server]:
-    (server,) = start_servers(
-        server_database,
-        silent_redis_url,
-        tmp_path_factory.mktemp("silent-logs"),
-        count=1,
-        workers=1,
-    )
-    yield server
-    stop_servers([server])
+    """A one-worker server whose Redis accepts connections and never answers."""
+    with gunicorn_servers(
+        server_database, silent_redis_url, tmp_path_factory.mktemp("silent"), count=1, workers=1
+    ) as (server,):
+        yield server
 
 
 # --- one key's budget, shared by two servers of two workers each -----------------------------
@@ -467,14 +377,14 @@ def test_silent_redis_still_serves_each_request_within_two_seconds(
 ):
     key = issue_server_key(server_database)
 
-    replies = [silent_redis_server.get(PROJECTS_PATH, key) for _ in range(SILENT_REDIS_REQUESTS)]
+    replies = [get(silent_redis_server, PROJECTS_PATH, key) for _ in range(SILENT_REDIS_REQUESTS)]
 
     assert statuses(replies) == [HTTPStatus.OK] * SILENT_REDIS_REQUESTS
     assert max(reply.elapsed for reply in replies) < SLOW_CACHE_BUDGET
 
 
 def test_silent_redis_makes_readyz_503(silent_redis_server):
-    reply = silent_redis_server.get("/readyz")
+    reply = get(silent_redis_server, "/readyz")
 
     assert reply.status == HTTPStatus.SERVICE_UNAVAILABLE
     assert reply.json()["error"]["code"] == "service_unavailable"

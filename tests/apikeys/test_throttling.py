@@ -15,7 +15,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apiproject.api.ratelimit import NO_PEER_ADDRESS, client_ip
-from tests.factories import UserFactory
+from tests.factories import APIKeyFactory
+from tests.kit import BAD_CHECKSUM_KEY, assert_error, bearer_client, get_projects
 
 pytestmark = pytest.mark.django_db
 
@@ -36,13 +37,9 @@ def freeze(time_machine, moment: int) -> None:
     time_machine.move_to(datetime.fromtimestamp(moment, tz=UTC), tick=False)
 
 
-def bearer(plaintext: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
-
-
 @pytest.fixture
-def key(user, issue_key):
-    return issue_key(user)
+def key(user):
+    return APIKeyFactory(owner=user)
 
 
 @pytest.fixture
@@ -54,20 +51,16 @@ def small_limit(settings):
 @pytest.fixture
 def clock(time_machine, key):
     """The clock frozen 10 s before the end of the key's window; returns that window's end."""
-    end = window_end(key.api_key.prefix, EPOCH)
+    end = window_end(key.prefix, EPOCH)
     freeze(time_machine, end - 10)
     return end
-
-
-def get_projects(client: APIClient, plaintext: str, **extra: str):
-    return client.get(PROJECTS_URL, **bearer(plaintext), **extra)
 
 
 # --- Headers and counting ------------------------------------------------------------------------
 
 
-def test_first_request_of_a_window_has_the_limit_headers(anonymous_client, key, clock):
-    response = get_projects(anonymous_client, key.plaintext)
+def test_first_request_of_a_window_has_the_limit_headers(key, clock):
+    response = get_projects(key.plaintext)
 
     assert response.status_code == HTTPStatus.OK
     assert response["X-RateLimit-Limit"] == "100"
@@ -75,33 +68,27 @@ def test_first_request_of_a_window_has_the_limit_headers(anonymous_client, key, 
     assert response["X-RateLimit-Reset"] == str(clock + 1)
 
 
-def test_remaining_counts_down_with_every_request(anonymous_client, key, clock):
-    remaining = [
-        get_projects(anonymous_client, key.plaintext)["X-RateLimit-Remaining"] for _ in range(3)
-    ]
+def test_remaining_counts_down_with_every_request(key, clock):
+    remaining = [get_projects(key.plaintext)["X-RateLimit-Remaining"] for _ in range(3)]
 
     assert remaining == ["99", "98", "97"]
 
 
-def test_request_past_the_limit_gets_429_with_the_envelope(
-    anonymous_client, key, clock, small_limit
-):
+def test_request_past_the_limit_gets_429_with_the_envelope(key, clock, small_limit):
     for _ in range(small_limit):
-        assert get_projects(anonymous_client, key.plaintext).status_code == HTTPStatus.OK
+        assert get_projects(key.plaintext).status_code == HTTPStatus.OK
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
-    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
-    error = response.json()["error"]
-    assert (error["code"], error["message"]) == ("rate_limit_exceeded", "Rate limit exceeded")
+    assert_error(response, HTTPStatus.TOO_MANY_REQUESTS, "rate_limit_exceeded")
     assert response["X-RateLimit-Limit"] == "3"
     assert response["X-RateLimit-Remaining"] == "0"
     assert response["X-RateLimit-Reset"] == str(clock + 1)
     assert response["Retry-After"] == "11"  # Reset - now: 10 s to the window's end, plus 1
 
 
-def test_remaining_never_goes_below_zero(anonymous_client, key, clock, small_limit):
-    responses = [get_projects(anonymous_client, key.plaintext) for _ in range(small_limit + 3)]
+def test_remaining_never_goes_below_zero(key, clock, small_limit):
+    responses = [get_projects(key.plaintext) for _ in range(small_limit + 3)]
 
     assert [response["X-RateLimit-Remaining"] for response in responses] == [
         "2",
@@ -113,105 +100,97 @@ def test_remaining_never_goes_below_zero(anonymous_client, key, clock, small_lim
     ]
 
 
-def test_last_second_of_a_window_still_counts_in_it(
-    anonymous_client, key, clock, small_limit, time_machine
-):
+def test_last_second_of_a_window_still_counts_in_it(key, clock, small_limit, time_machine):
     for _ in range(small_limit):
-        get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
     freeze(time_machine, clock)
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert response["X-RateLimit-Reset"] == str(clock + 1)
     assert response["Retry-After"] == "1"
 
 
-def test_new_count_starts_at_reset(anonymous_client, key, clock, small_limit, time_machine):
+def test_new_count_starts_at_reset(key, clock, small_limit, time_machine):
     for _ in range(small_limit + 1):
-        get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
     freeze(time_machine, clock + 1)
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
     assert response.status_code == HTTPStatus.OK
     assert response["X-RateLimit-Remaining"] == "2"
     assert response["X-RateLimit-Reset"] == str(clock + 61)
 
 
-def test_client_that_waits_retry_after_is_served(
-    anonymous_client, key, clock, small_limit, time_machine
-):
+def test_client_that_waits_retry_after_is_served(key, clock, small_limit, time_machine):
     for _ in range(small_limit):
-        get_projects(anonymous_client, key.plaintext)
-    refused = get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
+    refused = get_projects(key.plaintext)
     freeze(time_machine, clock - 10 + int(refused["Retry-After"]))
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
     assert response.status_code == HTTPStatus.OK
 
 
 def test_client_that_waits_a_second_less_than_retry_after_is_refused(
-    anonymous_client, key, clock, small_limit, time_machine
+    key, clock, small_limit, time_machine
 ):
     for _ in range(small_limit):
-        get_projects(anonymous_client, key.plaintext)
-    refused = get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
+    refused = get_projects(key.plaintext)
     freeze(time_machine, clock - 10 + int(refused["Retry-After"]) - 1)
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert response["Retry-After"] == "1"
 
 
-def test_api_rate_limit_setting_is_the_default(anonymous_client, key, clock, settings):
+def test_api_rate_limit_setting_is_the_default(key, clock, settings):
     settings.API_RATE_LIMIT = "250/m"
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
     assert response["X-RateLimit-Limit"] == "250"
 
 
-def test_key_with_its_own_limit_gets_that_limit(anonymous_client, user, issue_key, time_machine):
-    own = issue_key(user, rate_limit="2/m")
-    freeze(time_machine, window_end(own.api_key.prefix, EPOCH) - 10)
+def test_key_with_its_own_limit_gets_that_limit(user, time_machine):
+    own = APIKeyFactory(owner=user, rate_limit="2/m")
+    freeze(time_machine, window_end(own.prefix, EPOCH) - 10)
 
-    statuses = [get_projects(anonymous_client, own.plaintext).status_code for _ in range(3)]
+    statuses = [get_projects(own.plaintext).status_code for _ in range(3)]
 
     assert statuses == [HTTPStatus.OK, HTTPStatus.OK, HTTPStatus.TOO_MANY_REQUESTS]
 
 
-def test_two_keys_of_one_user_have_two_budgets(
-    anonymous_client, user, key, issue_key, clock, small_limit
-):
-    other = issue_key(user)
+def test_two_keys_of_one_user_have_two_budgets(user, key, clock, small_limit):
+    other = APIKeyFactory(owner=user)
     for _ in range(small_limit + 1):
-        get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
 
-    response = get_projects(anonymous_client, other.plaintext)
+    response = get_projects(other.plaintext)
 
     assert response.status_code == HTTPStatus.OK
     assert response["X-RateLimit-Remaining"] == "2"
 
 
-def test_exhausted_key_does_not_touch_another_users_key(
-    anonymous_client, key, issue_key, clock, small_limit
-):
-    other = issue_key(UserFactory())
+def test_exhausted_key_does_not_touch_another_users_key(key, clock, small_limit):
+    other = APIKeyFactory()
     for _ in range(small_limit + 1):
-        get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
 
-    assert get_projects(anonymous_client, other.plaintext).status_code == HTTPStatus.OK
+    assert get_projects(other.plaintext).status_code == HTTPStatus.OK
 
 
 # --- Which answers count and carry the headers ---------------------------------------------------
 
 
 @pytest.fixture
-def staff_key(issue_key):
-    return issue_key(UserFactory(staff=True, permissions=["view_user", "add_user"]))
+def staff_key(staff_user):
+    return APIKeyFactory(owner=staff_user)
 
 
 def operation_errors(key, staff_key):
@@ -242,8 +221,7 @@ def test_operation_errors_count_and_carry_the_headers(key, staff_key, settings, 
     (_, used_key, send, status) = next(
         row for row in operation_errors(key, staff_key) if row[0] == case
     )
-    client = APIClient()
-    client.credentials(**bearer(used_key.plaintext))
+    client = bearer_client(used_key.plaintext)
 
     first = send(client)
     second = send(client)
@@ -254,20 +232,20 @@ def test_operation_errors_count_and_carry_the_headers(key, staff_key, settings, 
     assert "X-RateLimit-Reset" in first
 
 
-def test_unknown_path_is_neither_counted_nor_given_headers(anonymous_client, key, clock):
-    response = anonymous_client.get("/api/v1/nope", **bearer(key.plaintext))
+def test_unknown_path_is_neither_counted_nor_given_headers(key, clock):
+    response = bearer_client(key.plaintext).get("/api/v1/nope")
 
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert not RATE_HEADERS & set(response.headers)
-    assert get_projects(anonymous_client, key.plaintext)["X-RateLimit-Remaining"] == "99"
+    assert get_projects(key.plaintext)["X-RateLimit-Remaining"] == "99"
 
 
-def test_not_acceptable_is_neither_counted_nor_given_headers(anonymous_client, key, clock):
-    response = get_projects(anonymous_client, key.plaintext, HTTP_ACCEPT="text/html")
+def test_not_acceptable_is_neither_counted_nor_given_headers(key, clock):
+    response = get_projects(key.plaintext, HTTP_ACCEPT="text/html")
 
     assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
     assert not RATE_HEADERS & set(response.headers)
-    assert get_projects(anonymous_client, key.plaintext)["X-RateLimit-Remaining"] == "99"
+    assert get_projects(key.plaintext)["X-RateLimit-Remaining"] == "99"
 
 
 def test_authentication_failures_carry_no_key_headers(anonymous_client):
@@ -285,13 +263,11 @@ def test_authentication_failures_carry_no_key_headers(anonymous_client):
     [("delete", PROJECTS_URL), ("post", USERS_URL)],
     ids=["before-405", "before-403"],
 )
-def test_exhausted_key_gets_429_before_405_and_403(
-    anonymous_client, key, clock, small_limit, method, path
-):
+def test_exhausted_key_gets_429_before_405_and_403(key, clock, small_limit, method, path):
     for _ in range(small_limit):
-        get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
 
-    response = getattr(anonymous_client, method)(path, **bearer(key.plaintext))
+    response = getattr(bearer_client(key.plaintext), method)(path)
 
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
 
@@ -305,7 +281,7 @@ def ip_budget(settings):
     return 3
 
 
-BAD_CHECKSUM = "Bearer ak_AAAAAAAA_" + "A" * 49
+BAD_CHECKSUM = f"Bearer {BAD_CHECKSUM_KEY}"
 
 
 def fail_authentication(client: APIClient, times: int, **extra: str) -> list[int]:
@@ -332,14 +308,11 @@ def test_requests_without_a_header_count_against_the_ip_budget(anonymous_client,
     assert statuses == [HTTPStatus.UNAUTHORIZED] * 3 + [HTTPStatus.TOO_MANY_REQUESTS]
 
 
-def test_unknown_keys_count_against_the_ip_budget(anonymous_client, key, ip_budget):
+def test_unknown_keys_count_against_the_ip_budget(key, ip_budget):
     revoked_like = key.plaintext[:12] + ("B" if key.plaintext[12] != "B" else "C")
     wrong_secret = revoked_like + key.plaintext[13:]
 
-    statuses = [
-        anonymous_client.get(PROJECTS_URL, **bearer(wrong_secret)).status_code
-        for _ in range(ip_budget + 1)
-    ]
+    statuses = [get_projects(wrong_secret).status_code for _ in range(ip_budget + 1)]
 
     assert statuses[-1] == HTTPStatus.TOO_MANY_REQUESTS
 
@@ -359,14 +332,14 @@ def test_bad_checksum_past_the_ip_budget_costs_no_query(anonymous_client, ip_bud
 def test_valid_key_from_a_blocked_ip_is_served(anonymous_client, key, ip_budget):
     fail_authentication(anonymous_client, ip_budget + 2)
 
-    response = get_projects(anonymous_client, key.plaintext)
+    response = get_projects(key.plaintext)
 
     assert response.status_code == HTTPStatus.OK
 
 
 def test_valid_key_requests_do_not_spend_the_ip_budget(anonymous_client, key, ip_budget):
     for _ in range(ip_budget + 2):
-        get_projects(anonymous_client, key.plaintext)
+        get_projects(key.plaintext)
 
     assert fail_authentication(anonymous_client, ip_budget) == [HTTPStatus.UNAUTHORIZED] * 3
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.processes import run_python
+from tests.processes import python_output
 
 HOST = "api.example.com"
 PRINT_PROXY_SETTINGS = (
@@ -61,21 +61,20 @@ def test_login_over_tls_proxy_works_when_its_forwarded_proto_is_trusted(behind_t
 
 
 def test_proxy_settings_come_from_the_environment():
-    result = run_python(
-        ["-c", PRINT_PROXY_SETTINGS],
+    printed = python_output(
+        PRINT_PROXY_SETTINGS,
         DJANGO_SECRET_KEY="x",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://a.example.com,https://b.example.com",
         DJANGO_TRUST_X_FORWARDED_PROTO="1",
     )
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert printed == [
         "['https://a.example.com', 'https://b.example.com']",
         "('HTTP_X_FORWARDED_PROTO', 'https')",
     ]
 
 
 def test_forwarded_proto_is_not_trusted_by_default():
-    result = run_python(["-c", PRINT_PROXY_SETTINGS], DJANGO_SECRET_KEY="x")
+    printed = python_output(PRINT_PROXY_SETTINGS, DJANGO_SECRET_KEY="x")
 
-    assert result.stdout.splitlines() == ["[]", "None"]
+    assert printed == ["[]", "None"]

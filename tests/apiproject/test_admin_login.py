@@ -178,12 +178,6 @@ def debug_off(settings) -> None:
     settings.DEBUG = False
 
 
-@pytest.fixture
-def superuser_client(client: Client, db: None) -> Client:
-    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
-    return client
-
-
 ADMIN_PAGES = [
     "admin:index",
     "admin:apikeys_apikey_changelist",

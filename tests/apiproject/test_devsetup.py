@@ -7,16 +7,16 @@ from http import HTTPStatus
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.urls import reverse
-from rest_framework.test import APIClient
 
+from apikeys.keys import KEY_PATTERN
 from projects.models import Project
+from tests.kit import get_projects
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 KEY_IN_CURL_LINE = re.compile(
-    r"^\s*curl .*Authorization: Bearer (ak_[A-Za-z0-9]+_[A-Za-z0-9]+)\b", re.MULTILINE
+    rf"^\s*curl .*Authorization: Bearer ({KEY_PATTERN.pattern})\b", re.MULTILINE
 )
 
 
@@ -33,12 +33,6 @@ def devsetup() -> str:
     match = KEY_IN_CURL_LINE.search(stdout.getvalue())
     assert match, stdout.getvalue()
     return match.group(1)
-
-
-def get_projects(key: str):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client.get(reverse("project-list"))
 
 
 def test_devsetup_refuses_to_run_without_debug(settings):

@@ -7,7 +7,9 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from tests.processes import run_python
+from tests.factories import APIKeyFactory, ProjectFactory
+from tests.kit import MESSAGES, assert_error, new_user_body, padded_json
+from tests.processes import python_output
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -15,62 +17,19 @@ pytestmark = pytest.mark.django_db
 PROJECTS_URL = reverse("project-list")
 USERS_URL = reverse("user-list")
 
-# The contract's table: code -> message.
-MESSAGES = {
-    "invalid_request": "The request was invalid",
-    "authentication_required": "Authentication is required",
-    "invalid_api_key": "Authentication failed",
-    "forbidden": "The authenticated user doesn't have permission",
-    "not_found": "The requested resource doesn't exist",
-    "method_not_allowed": "The method is not allowed for this resource",
-    "not_acceptable": "The requested representation is not available",
-    "payload_too_large": "The request body is too large",
-    "unsupported_media_type": "The request body must be JSON",
-    "rate_limit_exceeded": "Rate limit exceeded",
-    "internal_error": "Something went wrong on the server",
-    "service_unavailable": "The service is temporarily unavailable",
-}
+
+def user_url(user: User) -> str:
+    return reverse("user-detail", kwargs={"user_id": user.pk})
+
 
 UNKNOWN_PATHS = ["/api/v1/nope", "/api/v1/users/1/extra", "/api/", "/api/v2/users"]
 
 
 def assert_envelope(response, status, code, *, fields=False):
-    """Status, JSON content type and exactly the envelope's keys, message from the table."""
-    assert response.status_code == status
-    assert response["Content-Type"].startswith("application/json")
-    body = json.loads(response.content)
-    assert list(body) == ["error"]
-    error = body["error"]
-    expected_keys = {"code", "message", "details"} | ({"fields"} if fields else set())
-    assert set(error) == expected_keys
-    assert error["code"] == code
-    assert error["message"] == MESSAGES[code]
-    assert error["details"] is None or isinstance(error["details"], str)
+    """The envelope (tests.kit.assert_error), with `fields` exactly when asked for."""
+    error = assert_error(response, status, code)
+    assert ("fields" in error) is fields
     return error
-
-
-def new_user_body(**overrides):
-    return {
-        "username": "newuser",
-        "email": "newuser@example.com",
-        "password": "a-Long-new-passw0rd",
-        **overrides,
-    }
-
-
-def padded_json(size, **overrides):
-    """A valid creation body padded with JSON whitespace to exactly `size` bytes."""
-    text = json.dumps(new_user_body(**overrides))
-    assert len(text) <= size
-    return (text + " " * (size - len(text))).encode()
-
-
-@pytest.fixture
-def failing_project_list(monkeypatch):
-    def explode(**kwargs):
-        raise RuntimeError("boom: secret internals")
-
-    monkeypatch.setattr("projects.views.project_list", explode)
 
 
 @pytest.fixture
@@ -86,17 +45,9 @@ def failing_user_get(monkeypatch):
 
 @pytest.mark.parametrize("path", UNKNOWN_PATHS)
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
-def test_unknown_path_without_a_key_is_404_envelope(anonymous_client, method, path):
-    response = getattr(anonymous_client, method)(path)
-
-    assert_envelope(response, HTTPStatus.NOT_FOUND, "not_found")
-    assert "WWW-Authenticate" not in response
-
-
-@pytest.mark.parametrize("path", UNKNOWN_PATHS)
-@pytest.mark.parametrize("method", ["get", "post", "delete"])
-def test_unknown_path_with_a_key_is_404_envelope(user_client, method, path):
-    response = getattr(user_client, method)(path)
+@pytest.mark.parametrize("client", ["anonymous_client", "user_client"], ids=["no key", "a key"])
+def test_unknown_path_is_404_envelope(request, client, method, path):
+    response = getattr(request.getfixturevalue(client), method)(path)
 
     assert_envelope(response, HTTPStatus.NOT_FOUND, "not_found")
     assert "WWW-Authenticate" not in response
@@ -119,39 +70,58 @@ def test_unknown_path_is_not_redirected_to_a_trailing_slash(user_client):
 # --- 405 ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
-def test_wrong_method_on_a_user_is_405_envelope(user, user_client, method):
-    url = reverse("user-detail", kwargs={"user_id": user.pk})
+# Each resource of the API: (its path for the key's own user, the methods it serves).
+RESOURCES = {
+    "/projects": (lambda user: PROJECTS_URL, {"GET", "HEAD", "POST"}),
+    "/projects/{id}": (
+        lambda user: f"{PROJECTS_URL}/project-{ProjectFactory(owner=user).pk}",
+        {"GET", "HEAD", "PATCH", "DELETE"},
+    ),
+    "/users": (lambda user: USERS_URL, {"POST"}),
+    "/users/me": (lambda user: reverse("user-me"), {"GET", "HEAD"}),
+    "/users/{id}": (user_url, {"GET", "HEAD"}),
+    "/keys": (lambda user: "/api/v1/keys", {"GET", "HEAD", "POST"}),
+    "/keys/{id}": (
+        lambda user: f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}",
+        {"GET", "HEAD", "DELETE"},
+    ),
+    "/keys/{id}/roll": (
+        lambda user: f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/roll",
+        {"POST"},
+    ),
+}
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-    response = getattr(user_client, method)(url)
+
+@pytest.mark.parametrize(
+    ("resource", "method"),
+    [
+        (resource, method)
+        for resource, (_, served) in RESOURCES.items()
+        for method in sorted(METHODS - served)
+    ],
+)
+def test_method_a_resource_does_not_serve_is_405_envelope_with_allow(
+    staff_user, staff_client, resource, method
+):
+    path, served = RESOURCES[resource]
+
+    # With a body too: 405 comes before anything the body could be refused for.
+    response = getattr(staff_client, method.lower())(path(staff_user), {})
 
     assert_envelope(response, HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed")
-    assert {m.strip() for m in response["Allow"].split(",")} == {"GET", "HEAD"}
-
-
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "options"])
-def test_wrong_method_on_users_is_405_envelope(staff_client, method):
-    response = getattr(staff_client, method)(USERS_URL)
-
-    assert_envelope(response, HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed")
-    assert {m.strip() for m in response["Allow"].split(",")} == {"POST"}
-
-
-@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
-def test_wrong_method_on_projects_is_405_envelope(user_client, method):
-    response = getattr(user_client, method)(PROJECTS_URL)
-
-    assert_envelope(response, HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed")
+    assert {allowed.strip() for allowed in response["Allow"].split(",")} == served
 
 
 # --- Request bodies -------------------------------------------------------------------------------
 
 
-def test_malformed_json_is_400_invalid_request(staff_client):
-    response = staff_client.post(USERS_URL, b'{"username": ', content_type="application/json")
+@pytest.mark.parametrize("text", ['{"username": ', "{", '{"username": }', "{'username': 'x'}"])
+def test_malformed_json_is_400_invalid_request(staff_client, text):
+    response = staff_client.post(USERS_URL, text.encode(), content_type="application/json")
 
     assert_envelope(response, HTTPStatus.BAD_REQUEST, "invalid_request")
-    assert not User.objects.filter(username="newuser").exists()
+    assert User.objects.count() == 1  # staff_user alone
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -173,17 +143,19 @@ def test_body_that_is_not_utf8_is_400(staff_client):
 
 
 @pytest.mark.parametrize(
-    ("content_type", "body"),
+    "body",
     [
-        ("text/plain", b"username=newuser"),
-        (
-            "application/x-www-form-urlencoded",
-            b"username=newuser&email=newuser%40example.com&password=a-Long-new-passw0rd",
-        ),
+        {"data": b"username=newuser", "content_type": "text/plain"},
+        {
+            "data": b"username=newuser&email=newuser%40example.com&password=a-Long-new-passw0rd",
+            "content_type": "application/x-www-form-urlencoded",
+        },
+        {"data": new_user_body(), "format": "multipart"},
     ],
+    ids=["text", "form-urlencoded", "multipart"],
 )
-def test_body_that_is_not_json_is_415(staff_client, content_type, body):
-    response = staff_client.post(USERS_URL, body, content_type=content_type)
+def test_body_that_is_not_json_is_415(staff_client, body):
+    response = staff_client.post(USERS_URL, **body)
 
     assert_envelope(response, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
     assert not User.objects.filter(username="newuser").exists()
@@ -319,18 +291,6 @@ def test_allowed_host_is_served(user_client, settings):
 # --- The shape of every error ---------------------------------------------------------------------
 
 
-def test_401_without_a_key_is_the_envelope(anonymous_client):
-    response = anonymous_client.get(PROJECTS_URL)
-
-    assert_envelope(response, HTTPStatus.UNAUTHORIZED, "authentication_required")
-
-
-def test_401_with_an_invalid_key_is_the_envelope(anonymous_client):
-    response = anonymous_client.get(PROJECTS_URL, HTTP_AUTHORIZATION="Bearer ak_nope_nope")
-
-    assert_envelope(response, HTTPStatus.UNAUTHORIZED, "invalid_api_key")
-
-
 def test_403_is_the_envelope(user_client):
     response = user_client.post(USERS_URL, new_user_body(), format="json")
 
@@ -446,16 +406,14 @@ UNREACHABLE_DATABASE_SCRIPT = textwrap.dedent(
 
 
 def run_against_unreachable_database(path):
-    script = f"PATH = {path!r}\n{UNREACHABLE_DATABASE_SCRIPT}"
-    completed = run_python(
-        ["-c", script],
+    printed = python_output(
+        f"PATH = {path!r}\n{UNREACHABLE_DATABASE_SCRIPT}",
         # Nothing listens on port 1: the connection is refused at once, no network needed.
         DATABASE_URL="postgres://postgres@127.0.0.1:1/nodb",
         DJANGO_SECRET_KEY="x",
         DJANGO_ALLOWED_HOSTS="testserver",
     )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(printed[-1])
 
 
 def assert_unavailable(result):

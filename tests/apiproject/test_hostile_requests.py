@@ -12,7 +12,7 @@ from django.db import close_old_connections
 from django.urls import reverse
 
 from apiproject.wsgi import application
-from tests.factories import ProjectFactory
+from tests.factories import APIKeyFactory, ProjectFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -47,8 +47,8 @@ def call_wsgi(path: str, query: str = "", **headers: str) -> tuple[int, dict[str
 
 
 @pytest.fixture
-def bearer(user, issue_key) -> str:
-    return f"Bearer {issue_key(user).plaintext}"
+def bearer(user) -> str:
+    return f"Bearer {APIKeyFactory(owner=user).plaintext}"
 
 
 @pytest.mark.parametrize(
@@ -159,10 +159,8 @@ def test_chunked_body_without_length_is_411_not_an_empty_body(staff_client):
 
 
 @pytest.mark.parametrize("separator", ["\t", "\u00a0"], ids=["tab", "no-break-space"])
-def test_bearer_followed_by_other_whitespace_is_not_a_key(
-    anonymous_client, user, issue_key, separator
-):
-    plaintext = issue_key(user).plaintext
+def test_bearer_followed_by_other_whitespace_is_not_a_key(anonymous_client, user, separator):
+    plaintext = APIKeyFactory(owner=user).plaintext
 
     response = anonymous_client.get(
         PROJECTS_URL, HTTP_AUTHORIZATION=f"Bearer{separator}{plaintext}"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apiproject.api.models import IdempotencyRecord
 from projects.models import Project
 from tests.concurrency import simultaneously
+from tests.factories import APIKeyFactory
 from users.models import User
 
 PROJECTS_URL = reverse("project-list")
@@ -285,8 +286,8 @@ def test_a_key_on_another_method_is_ignored(user_client):
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_ten_simultaneous_requests_with_one_key_make_one_project(user, issue_key):
-    plaintext_key = issue_key(user).plaintext
+def test_ten_simultaneous_requests_with_one_key_make_one_project(user):
+    plaintext_key = APIKeyFactory(owner=user).plaintext
 
     def send(client):
         response = post(client, {"name": "Apollo"}, key="race")

@@ -1,13 +1,14 @@
 """Contract section 5: with several faults, the first of these decides:
-unknown path 404, 406, 401, (the key's 429: not built yet), 405, 403, then 413/415/400."""
+unknown path 404, 406, 401, (the key's 429: test_throttling.py), 405, 403, then 413/415/400
+(each of those alone: test_errors.py)."""
 
-import json
 from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.kit import BAD_CHECKSUM_KEY, assert_error, padded_json
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -15,91 +16,70 @@ pytestmark = pytest.mark.django_db
 PROJECTS_URL = reverse("project-list")
 USERS_URL = reverse("user-list")
 UNKNOWN_PATH = "/api/v1/nope"
-BAD_KEY = "Bearer ak_AAAAAAAA_" + "A" * 49
+BAD_KEY = f"Bearer {BAD_CHECKSUM_KEY}"
 
 
-def new_user_json(size=None):
-    text = json.dumps(
-        {"username": "newuser", "email": "newuser@example.com", "password": "a-Long-new-passw0rd"}
-    )
-    if size is not None:
-        text += " " * (size - len(text))
-    return text.encode()
+# --- unknown path 404 before 406, 401 and 405 -----------------------------------------------------
 
 
-def assert_error(response, status, code):
-    assert response.status_code == status
-    assert response.json()["error"]["code"] == code
-
-
-# --- unknown path 404 before 406 and 401 ----------------------------------------------------------
-
-
-def test_unknown_path_without_a_key_is_404_not_401(anonymous_client):
-    response = anonymous_client.get(UNKNOWN_PATH)
+@pytest.mark.parametrize(
+    ("client", "method", "headers"),
+    [
+        ("anonymous_client", "get", {}),
+        ("anonymous_client", "get", {"HTTP_AUTHORIZATION": BAD_KEY}),
+        ("anonymous_client", "get", {"HTTP_ACCEPT": "text/html"}),
+        ("user_client", "put", {}),
+    ],
+    ids=["no key: not 401", "a bad key: not 401", "accept html: not 406", "wrong method: not 405"],
+)
+def test_unknown_path_is_404_first(request, client, method, headers):
+    response = getattr(request.getfixturevalue(client), method)(UNKNOWN_PATH, **headers)
 
     assert_error(response, HTTPStatus.NOT_FOUND, "not_found")
     assert "WWW-Authenticate" not in response
 
 
-def test_unknown_path_with_a_bad_key_is_404_not_401(anonymous_client):
-    response = anonymous_client.get(UNKNOWN_PATH, HTTP_AUTHORIZATION=BAD_KEY)
-
-    assert_error(response, HTTPStatus.NOT_FOUND, "not_found")
-    assert "WWW-Authenticate" not in response
+# --- 406 before 401 and 405 -----------------------------------------------------------------------
 
 
-def test_unknown_path_with_accept_html_is_404_not_406(anonymous_client):
-    response = anonymous_client.get(UNKNOWN_PATH, HTTP_ACCEPT="text/html")
+@pytest.mark.parametrize(
+    ("client", "method", "headers"),
+    [
+        ("anonymous_client", "get", {}),
+        ("anonymous_client", "get", {"HTTP_AUTHORIZATION": BAD_KEY}),
+        ("user_client", "delete", {}),
+    ],
+    ids=["no key: not 401", "a bad key: not 401", "wrong method: not 405"],
+)
+def test_accept_html_is_406_before_401_and_405(request, client, method, headers):
+    client = request.getfixturevalue(client)
 
-    assert_error(response, HTTPStatus.NOT_FOUND, "not_found")
-
-
-def test_unknown_path_with_a_wrong_method_is_404_not_405(user_client):
-    response = user_client.put(UNKNOWN_PATH)
-
-    assert_error(response, HTTPStatus.NOT_FOUND, "not_found")
-
-
-# --- 406 before 401 -------------------------------------------------------------------------------
-
-
-def test_accept_html_without_a_key_is_406_not_401(anonymous_client):
-    response = anonymous_client.get(PROJECTS_URL, HTTP_ACCEPT="text/html")
+    response = getattr(client, method)(PROJECTS_URL, HTTP_ACCEPT="text/html", **headers)
 
     assert_error(response, HTTPStatus.NOT_ACCEPTABLE, "not_acceptable")
     assert "WWW-Authenticate" not in response
-
-
-def test_accept_html_with_a_bad_key_is_406_not_401(anonymous_client):
-    response = anonymous_client.get(
-        PROJECTS_URL, HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=BAD_KEY
-    )
-
-    assert_error(response, HTTPStatus.NOT_ACCEPTABLE, "not_acceptable")
-
-
-def test_accept_html_with_a_wrong_method_is_406_not_405(user_client):
-    response = user_client.delete(PROJECTS_URL, HTTP_ACCEPT="text/html")
-
-    assert_error(response, HTTPStatus.NOT_ACCEPTABLE, "not_acceptable")
 
 
 # --- 401 before 405 -------------------------------------------------------------------------------
 
 
-def test_no_key_with_a_wrong_method_is_401_not_405(anonymous_client):
-    response = anonymous_client.put(PROJECTS_URL)
+@pytest.mark.parametrize(
+    ("headers", "code", "challenge"),
+    [
+        ({}, "authentication_required", 'Bearer realm="api"'),
+        (
+            {"HTTP_AUTHORIZATION": BAD_KEY},
+            "invalid_api_key",
+            'Bearer realm="api", error="invalid_token"',
+        ),
+    ],
+    ids=["no key", "a bad key"],
+)
+def test_key_problem_with_a_wrong_method_is_401_not_405(anonymous_client, headers, code, challenge):
+    response = anonymous_client.put(PROJECTS_URL, **headers)
 
-    assert_error(response, HTTPStatus.UNAUTHORIZED, "authentication_required")
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
-
-
-def test_bad_key_with_a_wrong_method_is_401_not_405(anonymous_client):
-    response = anonymous_client.put(PROJECTS_URL, HTTP_AUTHORIZATION=BAD_KEY)
-
-    assert_error(response, HTTPStatus.UNAUTHORIZED, "invalid_api_key")
-    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+    assert_error(response, HTTPStatus.UNAUTHORIZED, code)
+    assert response["WWW-Authenticate"] == challenge
 
 
 def test_no_key_with_a_wrong_method_on_a_user_is_401_not_405(anonymous_client, user):
@@ -138,42 +118,33 @@ def test_non_staff_get_on_create_only_users_is_405_not_403(user_client):
 # --- 403 before 413/415/400 -----------------------------------------------------------------------
 
 
-def test_non_staff_create_with_invalid_json_is_403_not_400(user_client):
-    response = user_client.post(USERS_URL, b"{not json", content_type="application/json")
-
-    assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
-
-
-def test_non_staff_create_with_invalid_fields_is_403_not_400(user_client):
-    response = user_client.post(USERS_URL, {"username": ""}, format="json")
-
-    assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
-
-
-def test_non_staff_create_with_text_plain_is_403_not_415(user_client):
-    response = user_client.post(USERS_URL, b"hello", content_type="text/plain")
-
-    assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
-
-
-def test_non_staff_create_with_an_oversized_body_is_403_not_413(user_client, settings):
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": b"{not json", "content_type": "application/json"},
+        {"data": {"username": ""}, "format": "json"},
+        {"data": {"typo": 1}, "format": "json"},
+        {"data": b"hello", "content_type": "text/plain"},
+        {"data": padded_json(2000), "content_type": "application/json"},
+    ],
+    ids=[
+        "malformed JSON: not 400",
+        "an invalid field: not 400",
+        "an unknown field: not 400",
+        "text: not 415",
+        "over the maximum: not 413",
+    ],
+)
+def test_non_staff_create_is_403_whatever_is_wrong_with_the_body(user_client, settings, body):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
-    response = user_client.post(USERS_URL, new_user_json(2000), content_type="application/json")
+    response = user_client.post(USERS_URL, **body)
 
     assert_error(response, HTTPStatus.FORBIDDEN, "forbidden")
     assert not User.objects.filter(username="newuser").exists()
 
 
-# --- 413/415/400 for staff ------------------------------------------------------------------------
-
-
-def test_staff_create_with_an_oversized_json_body_is_413(staff_client, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-
-    response = staff_client.post(USERS_URL, new_user_json(2000), content_type="application/json")
-
-    assert_error(response, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large")
+# --- 413 before 400 -------------------------------------------------------------------------------
 
 
 def test_staff_create_with_an_oversized_invalid_json_body_is_413(staff_client, settings):
@@ -182,15 +153,3 @@ def test_staff_create_with_an_oversized_invalid_json_body_is_413(staff_client, s
     response = staff_client.post(USERS_URL, b"{" * 2000, content_type="application/json")
 
     assert_error(response, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large")
-
-
-def test_staff_create_with_a_small_text_plain_body_is_415(staff_client):
-    response = staff_client.post(USERS_URL, b"hello", content_type="text/plain")
-
-    assert_error(response, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-
-
-def test_staff_create_with_invalid_json_is_400(staff_client):
-    response = staff_client.post(USERS_URL, b"{not json", content_type="application/json")
-
-    assert_error(response, HTTPStatus.BAD_REQUEST, "invalid_request")

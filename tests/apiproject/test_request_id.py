@@ -17,14 +17,6 @@ SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @pytest.fixture
-def failing_project_list(monkeypatch):
-    def explode(**kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr("projects.views.project_list", explode)
-
-
-@pytest.fixture
 def console_output():
     """What the console handler of settings.LOGGING writes, for the duration of a test."""
     handlers = [
@@ -43,70 +35,46 @@ def console_output():
 # --- Every response -------------------------------------------------------------------------------
 
 
-def test_200_carries_a_request_id(user_client):
-    response = user_client.get(PROJECTS_URL)
-
-    assert response.status_code == HTTPStatus.OK
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
+def unhandled_exception(request):
+    request.getfixturevalue("failing_project_list")
+    return request.getfixturevalue("user_client").get(PROJECTS_URL)
 
 
-def test_401_carries_a_request_id(anonymous_client):
-    response = anonymous_client.get(PROJECTS_URL)
-
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
+def disallowed_host(request):
+    request.getfixturevalue("settings").ALLOWED_HOSTS = ["api.example.com"]
+    return request.getfixturevalue("anonymous_client").get(PROJECTS_URL, HTTP_HOST="evil.example")
 
 
-def test_router_404_carries_a_request_id(anonymous_client):
-    response = anonymous_client.get("/api/v1/nope")
-
-    assert response.status_code == HTTPStatus.NOT_FOUND
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
+def with_key(method: str, path: str, **headers: str):
+    return lambda request: getattr(request.getfixturevalue("user_client"), method)(path, **headers)
 
 
-def test_405_carries_a_request_id(user_client):
-    response = user_client.delete(PROJECTS_URL)
-
-    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
+def without_key(path: str):
+    return lambda request: request.getfixturevalue("anonymous_client").get(path)
 
 
-def test_406_carries_a_request_id(user_client):
-    response = user_client.get(PROJECTS_URL, HTTP_ACCEPT="text/html")
-
-    assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
-
-
-@pytest.mark.usefixtures("failing_project_list")
-def test_500_carries_a_request_id(user_client):
-    response = user_client.get(PROJECTS_URL)
-
-    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
-
-
-def test_disallowed_host_400_carries_a_request_id(anonymous_client, settings):
-    settings.ALLOWED_HOSTS = ["api.example.com"]
-
-    response = anonymous_client.get(PROJECTS_URL, HTTP_HOST="evil.example")
-
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
+# Every kind of answer: (how it is asked for, from the test's `request`; its status).
+ANSWERS = {
+    "200": (with_key("get", PROJECTS_URL), HTTPStatus.OK),
+    "401": (without_key(PROJECTS_URL), HTTPStatus.UNAUTHORIZED),
+    "router 404": (without_key("/api/v1/nope"), HTTPStatus.NOT_FOUND),
+    "405": (with_key("delete", PROJECTS_URL), HTTPStatus.METHOD_NOT_ALLOWED),
+    "406": (with_key("get", PROJECTS_URL, HTTP_ACCEPT="text/html"), HTTPStatus.NOT_ACCEPTABLE),
+    "500": (unhandled_exception, HTTPStatus.INTERNAL_SERVER_ERROR),
+    "disallowed host 400": (disallowed_host, HTTPStatus.BAD_REQUEST),
+    "/healthz": (without_key("/healthz"), HTTPStatus.OK),
+    "/readyz": (without_key("/readyz"), HTTPStatus.OK),
+    "admin login page": (without_key("/admin/login/"), HTTPStatus.OK),
+}
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_probes_carry_a_request_id(anonymous_client, path):
-    response = anonymous_client.get(path)
+@pytest.mark.parametrize("answer", list(ANSWERS))
+def test_every_response_carries_a_request_id(request, answer):
+    ask, status = ANSWERS[answer]
 
-    assert response.status_code == HTTPStatus.OK
-    assert SANE_ID.fullmatch(response["X-Request-ID"])
+    response = ask(request)
 
-
-def test_admin_login_page_carries_a_request_id(anonymous_client):
-    response = anonymous_client.get("/admin/login/")
-
-    assert response.status_code == HTTPStatus.OK
+    assert response.status_code == status
     assert SANE_ID.fullmatch(response["X-Request-ID"])
 
 

@@ -9,29 +9,49 @@ import yaml
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-from tests.processes import PROJECT_DIR
-from tests.processes import run_python as run
+from tests.processes import PROJECT_DIR, python_output, run_python
 
 PRINT_DATABASE = (
     "import django; django.setup(); from django.conf import settings; "
     "database = settings.DATABASES['default']; print(database['ENGINE']); print(database['NAME'])"
 )
 ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)["']""")
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"  # never connected to: checks only read settings
+# (environment, the setting the refusal names), each refused at startup.
+BAD_ENVIRONMENTS = {
+    "no secret key outside debug": ({}, "DJANGO_SECRET_KEY"),
+    "debug neither on nor off": (
+        {"DJANGO_DEBUG": "maybe", "DJANGO_SECRET_KEY": "x"},
+        "DJANGO_DEBUG",
+    ),
+    **{
+        f"{setting}={rate}": ({"DJANGO_SECRET_KEY": "x", setting: rate}, setting)
+        for setting in ["API_RATE_LIMIT", "API_FAILED_AUTH_RATE_LIMIT"]
+        for rate in ["100/", "5/0m"]
+    },
+    "negative trusted proxy count": (
+        {"DJANGO_SECRET_KEY": "x", "API_TRUSTED_PROXY_COUNT": "-1"},
+        "API_TRUSTED_PROXY_COUNT",
+    ),
+}
 
 
 def django_setup(**environment: str) -> subprocess.CompletedProcess:
-    return run(["-c", "import django; django.setup()"], **environment)
+    return run_python(["-c", "import django; django.setup()"], **environment)
 
 
 # --- settings from the environment ----------------------------------------------------------
 
 
-def test_settings_refuse_to_start_without_a_secret_key_outside_debug():
-    result = django_setup()
+@pytest.mark.parametrize("bad", list(BAD_ENVIRONMENTS))
+def test_settings_refuse_to_start_naming_a_bad_setting(bad):
+    environment, setting = BAD_ENVIRONMENTS[bad]
+
+    result = django_setup(**environment)
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
-    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert setting in result.stderr
 
 
 def test_settings_start_without_a_secret_key_in_debug():
@@ -40,40 +60,44 @@ def test_settings_start_without_a_secret_key_in_debug():
     assert result.returncode == 0, result.stderr
 
 
-def test_settings_refuse_a_debug_flag_that_is_neither_on_nor_off():
-    result = django_setup(DJANGO_DEBUG="maybe", DJANGO_SECRET_KEY="x")
+def test_settings_start_with_good_rates_and_use_them():
+    printed = python_output(
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.API_RATE_LIMIT, s.API_FAILED_AUTH_RATE_LIMIT, s.API_TRUSTED_PROXY_COUNT)",
+        DJANGO_SECRET_KEY="x",
+        API_RATE_LIMIT="250/m",
+        API_FAILED_AUTH_RATE_LIMIT="1000000/m",
+        API_TRUSTED_PROXY_COUNT="2",
+    )
 
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert "DJANGO_DEBUG" in result.stderr
+    assert printed == ["250/m 1000000/m 2"]
 
 
-def test_manage_check_is_clean_with_a_secret_key():
-    result = run(["manage.py", "check"], DJANGO_SECRET_KEY="x")
+@pytest.mark.parametrize("redis_url", [None, LOCAL_REDIS_URL], ids=["memory", "redis"])
+def test_manage_check_is_clean_with_a_secret_key_and_either_cache(redis_url):
+    environment = {"REDIS_URL": redis_url} if redis_url else {}
+
+    result = run_python(["manage.py", "check"], DJANGO_SECRET_KEY="x", **environment)
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+    assert result.stderr == ""
 
 
 def test_database_url_selects_postgresql():
-    result = run(
-        ["-c", PRINT_DATABASE],
+    printed = python_output(
+        PRINT_DATABASE,
         DJANGO_SECRET_KEY="x",
         DATABASE_URL="postgres://someone:pw@db.example:5432/somedb",
     )
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["django.db.backends.postgresql", "somedb"]
+    assert printed == ["django.db.backends.postgresql", "somedb"]
 
 
 def test_default_database_is_sqlite_beside_manage_py():
-    result = run(["-c", PRINT_DATABASE], DJANGO_SECRET_KEY="x")
+    printed = python_output(PRINT_DATABASE, DJANGO_SECRET_KEY="x")
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "django.db.backends.sqlite3",
-        str(PROJECT_DIR / "db.sqlite3"),
-    ]
+    assert printed == ["django.db.backends.sqlite3", str(PROJECT_DIR / "db.sqlite3")]
 
 
 # --- /api/schema and /api/docs are public ---------------------------------------------------

@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.processes import run_python, serving
+from tests.processes import manage_py, serving
 
 WRITERS = 30
 CLIENTS = 8
@@ -28,10 +28,9 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """A threaded runserver on a fresh SQLite file, as `make run` serves, and fresh keys."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'db.sqlite3'}"
     env = {"DJANGO_DEBUG": "1", "DATABASE_URL": database_url}
-    assert run_python(["manage.py", "migrate", "-v0"], **env).returncode == 0
-    created = run_python(["manage.py", "shell", "-c", KEYS_SCRIPT], **env)
-    assert created.returncode == 0, created.stderr
-    keys = [line for line in created.stdout.split() if line.startswith("ak_")]
+    manage_py("migrate", "-v0", **env)
+    printed = manage_py("shell", "-c", KEYS_SCRIPT, **env)
+    keys = [line for line in printed.split() if line.startswith("ak_")]
     with serving(["manage.py", "runserver", "127.0.0.1:{port}", "--noreload"], **env) as url:
         yield url, keys
 

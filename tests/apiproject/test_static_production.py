@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.processes import run_python, serving
+from tests.processes import manage_py, serving
 
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
@@ -22,8 +22,7 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
     }
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
-        result = run_python(["manage.py", *command], **environment)
-        assert result.returncode == 0, result.stderr
+        manage_py(*command, **environment)
     with serving(
         ["-m", "gunicorn", "apiproject.wsgi", "-b", "127.0.0.1:{port}", "-w", "1"], **environment
     ) as base_url:

@@ -1,11 +1,14 @@
-"""Contract section 1: paths, trailing slashes, JSON as the only representation."""
+"""Contract section 1: paths, trailing slashes, JSON as the only representation; each rule
+tested once here for every operation it holds for."""
 
 from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
 
-from tests.factories import ProjectFactory
+from tests.factories import APIKeyFactory, ProjectFactory
+from tests.kit import assert_error, new_user_body
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -13,8 +16,21 @@ PROJECTS_URL = reverse("project-list")
 USERS_URL = reverse("user-list")
 
 
-def new_user_body(name):
-    return {"username": name, "email": f"{name}@example.com", "password": "a-Long-new-passw0rd"}
+def user_url(user: User) -> str:
+    return reverse("user-detail", kwargs={"user_id": user.pk})
+
+
+# The API's reads, by operation: the path each reads for the given user (their own).
+READS = {
+    "GET /projects": lambda user: PROJECTS_URL,
+    "GET /users/{id}": user_url,
+}
+
+
+@pytest.fixture
+def staff_with_projects(staff_user: User) -> User:
+    ProjectFactory.create_batch(3, owner=staff_user)
+    return staff_user
 
 
 def test_paths_are_written_without_a_trailing_slash():
@@ -23,39 +39,110 @@ def test_paths_are_written_without_a_trailing_slash():
     assert reverse("user-detail", kwargs={"user_id": 7}) == "/api/v1/users/7"
 
 
-def test_list_projects_with_a_trailing_slash_is_served_identically(user, user_client):
-    ProjectFactory.create_batch(3, owner=user)
-
-    without_slash = user_client.get(PROJECTS_URL)
-    with_slash = user_client.get(f"{PROJECTS_URL}/")
-
-    assert without_slash.status_code == HTTPStatus.OK
-    assert with_slash.status_code == HTTPStatus.OK
-    assert with_slash.json() == without_slash.json()
+# --- Trailing slashes ---------------------------------------------------------------------------
 
 
-def test_get_user_with_a_trailing_slash_is_served_identically(user, user_client):
-    url = reverse("user-detail", kwargs={"user_id": user.pk})
-
-    without_slash = user_client.get(url)
-    with_slash = user_client.get(f"{url}/")
-
-    assert without_slash.status_code == HTTPStatus.OK
-    assert with_slash.status_code == HTTPStatus.OK
-    assert with_slash.json() == without_slash.json()
+def list_projects(client, slash: str, user: User):
+    return client.get(PROJECTS_URL + slash, {"limit": 2})
 
 
-def test_create_user_with_a_trailing_slash_is_served_identically(staff_client):
-    without_slash = staff_client.post(USERS_URL, new_user_body("plain"), format="json")
-    with_slash = staff_client.post(f"{USERS_URL}/", new_user_body("slashed"), format="json")
+def get_user(client, slash: str, user: User):
+    return client.get(user_url(user) + slash)
 
-    assert without_slash.status_code == HTTPStatus.CREATED
-    assert with_slash.status_code == HTTPStatus.CREATED
-    assert with_slash.json()["username"] == "slashed"
-    assert with_slash["Location"] == reverse(
-        "user-detail", kwargs={"user_id": with_slash.json()["id"]}
-    )
-    assert set(with_slash.json()) == set(without_slash.json())
+
+def create_user(client, slash: str, user: User):
+    return client.post(USERS_URL + slash, new_user_body("slashed" if slash else "plain"))
+
+
+def read(response) -> object:
+    return response.json()
+
+
+def created(response) -> object:
+    """What two creations share: the fields, each answer naming the user it created (in the
+    body and in Location)."""
+    body = response.json()
+    assert User.objects.filter(pk=body["id"], username=body["username"]).exists()
+    assert response["Location"] == reverse("user-detail", kwargs={"user_id": body["id"]})
+    return sorted(body)
+
+
+def get_me(client, slash: str, user: User):
+    return client.get(reverse("user-me") + slash)
+
+
+def get_project(client, slash: str, user: User):
+    return client.get(f"{PROJECTS_URL}/project-{user.projects.first().pk}{slash}")
+
+
+def create_project(client, slash: str, user: User):
+    return client.post(PROJECTS_URL + slash, {"name": f"Slash {slash!r}"}, format="json")
+
+
+def patch_project(client, slash: str, user: User):
+    project = ProjectFactory(owner=user)
+    body = {"name": f"Patched {project.pk}"}
+    return client.patch(f"{PROJECTS_URL}/project-{project.pk}{slash}", body, "json")
+
+
+def delete_project(client, slash: str, user: User):
+    return client.delete(f"{PROJECTS_URL}/project-{ProjectFactory(owner=user).pk}{slash}")
+
+
+def list_keys(client, slash: str, user: User):
+    return client.get(f"/api/v1/keys{slash}")
+
+
+def get_key(client, slash: str, user: User):
+    return client.get(f"/api/v1/keys/{user.api_keys.first().prefix}{slash}")
+
+
+def issue_key(client, slash: str, user: User):
+    return client.post(f"/api/v1/keys{slash}", {}, format="json")
+
+
+def revoke_key(client, slash: str, user: User):
+    return client.delete(f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}{slash}")
+
+
+def roll_key(client, slash: str, user: User):
+    return client.post(f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/roll{slash}", {}, "json")
+
+
+def shape(response) -> object:
+    """What two writes share: the fields of the answer, and where it points."""
+    body = response.json() if response.content else {}
+    return sorted(body), "Location" in response
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "same_answer"),
+    [
+        (list_projects, HTTPStatus.OK, read),
+        (get_project, HTTPStatus.OK, read),
+        (create_project, HTTPStatus.CREATED, shape),
+        (patch_project, HTTPStatus.OK, shape),
+        (delete_project, HTTPStatus.NO_CONTENT, shape),
+        (get_me, HTTPStatus.OK, read),
+        (get_user, HTTPStatus.OK, read),
+        (create_user, HTTPStatus.CREATED, created),
+        (list_keys, HTTPStatus.OK, shape),
+        (get_key, HTTPStatus.OK, shape),
+        (issue_key, HTTPStatus.CREATED, shape),
+        (revoke_key, HTTPStatus.NO_CONTENT, shape),
+        (roll_key, HTTPStatus.CREATED, shape),
+    ],
+    ids=lambda value: getattr(value, "__name__", None),
+)
+def test_every_operation_with_a_trailing_slash_is_served_identically(
+    staff_with_projects, staff_client, operation, status, same_answer
+):
+    without_slash = operation(staff_client, "", staff_with_projects)
+    with_slash = operation(staff_client, "/", staff_with_projects)
+
+    # Served, not redirected: a redirect would be a 3xx with a Location.
+    assert without_slash.status_code == with_slash.status_code == status
+    assert same_answer(with_slash) == same_answer(without_slash)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/projects/", "/api/v1/users/"])
@@ -66,47 +153,49 @@ def test_trailing_slash_without_a_key_is_401_not_a_redirect(anonymous_client, pa
     assert "Location" not in response
 
 
+# --- No format suffixes, no ?format= ------------------------------------------------------------
+
+
 def test_project_format_suffix_is_an_unknown_path(user, user_client):
     ProjectFactory(owner=user)
 
     response = user_client.get("/api/v1/projects.json")
 
-    assert response.status_code == HTTPStatus.NOT_FOUND
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, HTTPStatus.NOT_FOUND, "not_found")
     assert "data" not in response.json()
 
 
 def test_project_format_suffix_without_a_key_is_404_before_401(anonymous_client):
     response = anonymous_client.get("/api/v1/projects.json")
 
-    assert response.status_code == HTTPStatus.NOT_FOUND
-    assert response.json()["error"]["code"] == "not_found"
-
-
-def test_user_format_suffix_names_no_user(staff_user, staff_client):
-    response = staff_client.get(f"/api/v1/users/{staff_user.pk}.json")
-
-    assert response.status_code == HTTPStatus.NOT_FOUND
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, HTTPStatus.NOT_FOUND, "not_found")
 
 
 @pytest.mark.parametrize("value", ["api", "json", "xml", "html"])
-def test_format_query_parameter_changes_nothing(user, user_client, value):
-    ProjectFactory(owner=user)
-    plain = user_client.get(PROJECTS_URL)
+@pytest.mark.parametrize("operation", list(READS))
+def test_format_query_parameter_changes_nothing(
+    staff_with_projects, staff_client, operation, value
+):
+    path = READS[operation](staff_with_projects)
+    plain = staff_client.get(path)
 
-    response = user_client.get(PROJECTS_URL, {"format": value})
+    response = staff_client.get(path, {"format": value})
 
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"] == "application/json"
     assert response.json() == plain.json()
 
 
-def test_format_query_parameter_does_not_turn_an_error_into_html(anonymous_client):
-    response = anonymous_client.get(PROJECTS_URL, {"format": "api"})
+@pytest.mark.parametrize("value", ["api", "json"])
+@pytest.mark.parametrize("operation", list(READS))
+def test_format_query_parameter_does_not_change_an_error(user, anonymous_client, operation, value):
+    response = anonymous_client.get(READS[operation](user), {"format": value})
 
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response["Content-Type"] == "application/json"
+    # Still the JSON 401 (not HTML, and not the 404 of a format the API does not serve).
+    assert_error(response, HTTPStatus.UNAUTHORIZED, "authentication_required")
+
+
+# --- JSON only ----------------------------------------------------------------------------------
 
 
 def test_response_content_type_is_application_json(user_client):
@@ -123,20 +212,12 @@ def test_json_compatible_accept_is_served(user_client, accept):
     assert response["Content-Type"] == "application/json"
 
 
-def test_head_projects_is_200_with_an_empty_body(user, user_client):
-    ProjectFactory(owner=user)
-
-    response = user_client.head(PROJECTS_URL)
+@pytest.mark.parametrize("operation", list(READS))
+def test_head_is_200_with_an_empty_body(staff_with_projects, staff_client, operation):
+    response = staff_client.head(READS[operation](staff_with_projects))
 
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"] == "application/json"
-    assert response.content == b""
-
-
-def test_head_user_is_200_with_an_empty_body(user, user_client):
-    response = user_client.head(reverse("user-detail", kwargs={"user_id": user.pk}))
-
-    assert response.status_code == HTTPStatus.OK
     assert response.content == b""
 
 
@@ -145,16 +226,15 @@ def test_head_user_is_200_with_an_empty_body(user, user_client):
     ["application/json;q=0", "application/json; q=0.0, text/html", "*/*;q=0"],
 )
 def test_accept_refusing_json_with_q_zero_gets_406(user_client, accept):
-    response = user_client.get(reverse("project-list"), HTTP_ACCEPT=accept)
+    response = user_client.get(PROJECTS_URL, HTTP_ACCEPT=accept)
 
-    assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
-    assert response.json()["error"]["code"] == "not_acceptable"
+    assert_error(response, HTTPStatus.NOT_ACCEPTABLE, "not_acceptable")
 
 
 @pytest.mark.parametrize(
     "accept", ["application/json;q=0.5", "text/html;q=0, application/json", "*/*;q=0.1"]
 )
 def test_accept_with_a_nonzero_quality_for_json_is_served(user_client, accept):
-    response = user_client.get(reverse("project-list"), HTTP_ACCEPT=accept)
+    response = user_client.get(PROJECTS_URL, HTTP_ACCEPT=accept)
 
     assert response.status_code == HTTPStatus.OK

@@ -2,7 +2,6 @@
 revoke it, and the API refuses it: all through a real browser."""
 
 import json
-import re
 import struct
 import urllib.error
 import urllib.request
@@ -11,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from apikeys.keys import KEY_PATTERN
 from tests.factories import DEFAULT_PASSWORD, ProjectFactory, UserFactory
-
-KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]{8}_[A-Za-z0-9]{49}")
 
 
 def api_get(base_url: str, path: str, key: str) -> tuple[int, dict]:
@@ -68,7 +66,7 @@ def test_staff_issues_a_key_that_works_then_revokes_it(live_server, page, people
     screenshot = tmp_path / "key-issued.png"
     page.screenshot(path=str(screenshot), full_page=True)
 
-    assert KEY_FORMAT.fullmatch(plaintext)
+    assert KEY_PATTERN.fullmatch(plaintext)
     assert page.is_visible("text=Copy this key now")
     assert page.is_visible("text=will not be shown again")
     # The key and the warning are inside what the screenshot shows.

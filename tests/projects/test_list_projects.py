@@ -375,85 +375,35 @@ def test_page_past_the_end_makes_only_auth_update_and_count_queries(
 # --- Link header ----------------------------------------------------------------------------------
 
 
-def test_link_header_on_the_first_page(user, user_client):
-    make_projects(user, 10)
+@pytest.mark.parametrize(
+    ("projects", "query", "expected"),
+    [
+        (10, {"page": 1, "limit": 3}, {"first": 1, "next": 2, "last": 4}),
+        (10, {"page": 2, "limit": 3}, {"first": 1, "prev": 1, "next": 3, "last": 4}),
+        (10, {"page": 4, "limit": 3}, {"first": 1, "prev": 3, "last": 4}),
+        (10, {"page": 9, "limit": 3}, {"first": 1, "prev": 4, "last": 4}),
+        (10, {"page": "1000000000000000000", "limit": 3}, {"first": 1, "prev": 4, "last": 4}),
+        (0, {}, {"first": 1, "last": 1}),
+        (41, {}, {"first": 1, "next": 2, "last": 3}),
+    ],
+    ids=[
+        "first page",
+        "middle page",
+        "last page",
+        "past the end: prev is the last page",
+        "far past the end",
+        "no projects: last page is 1",
+        "the default limit",
+    ],
+)
+def test_link_header(user, user_client, projects, query, expected):
+    make_projects(user, projects)
+    limit = query.get("limit", 20)
 
-    response = user_client.get(URL, {"page": 1, "limit": 3})
-
-    assert parse_link(response["Link"]) == {
-        "first": page_link(1, 3),
-        "next": page_link(2, 3),
-        "last": page_link(4, 3),
-    }
-
-
-def test_link_header_on_a_middle_page(user, user_client):
-    make_projects(user, 10)
-
-    response = user_client.get(URL, {"page": 2, "limit": 3})
-
-    assert parse_link(response["Link"]) == {
-        "first": page_link(1, 3),
-        "prev": page_link(1, 3),
-        "next": page_link(3, 3),
-        "last": page_link(4, 3),
-    }
-
-
-def test_link_header_on_the_last_page(user, user_client):
-    make_projects(user, 10)
-
-    response = user_client.get(URL, {"page": 4, "limit": 3})
+    response = user_client.get(URL, query)
 
     assert parse_link(response["Link"]) == {
-        "first": page_link(1, 3),
-        "prev": page_link(3, 3),
-        "last": page_link(4, 3),
-    }
-
-
-def test_link_header_on_a_page_past_the_end_points_prev_at_the_last_page(user, user_client):
-    make_projects(user, 10)
-
-    response = user_client.get(URL, {"page": 9, "limit": 3})
-
-    assert parse_link(response["Link"]) == {
-        "first": page_link(1, 3),
-        "prev": page_link(4, 3),
-        "last": page_link(4, 3),
-    }
-
-
-def test_link_header_far_past_the_end(user, user_client):
-    make_projects(user, 10)
-
-    response = user_client.get(URL, {"page": "1000000000000000000", "limit": 3})
-
-    assert parse_link(response["Link"]) == {
-        "first": page_link(1, 3),
-        "prev": page_link(4, 3),
-        "last": page_link(4, 3),
-    }
-
-
-def test_link_header_with_zero_projects_has_last_page_1(user_client):
-    response = user_client.get(URL)
-
-    assert parse_link(response["Link"]) == {
-        "first": page_link(1, 20),
-        "last": page_link(1, 20),
-    }
-
-
-def test_link_header_carries_the_default_limit(user, user_client):
-    make_projects(user, 41)
-
-    response = user_client.get(URL)
-
-    assert parse_link(response["Link"]) == {
-        "first": page_link(1, 20),
-        "next": page_link(2, 20),
-        "last": page_link(3, 20),
+        rel: page_link(page, limit) for rel, page in expected.items()
     }
 
 
@@ -500,32 +450,3 @@ def test_first_request_with_a_fresh_key_stays_within_four_queries(
         response = user_client.get(URL, {"limit": 100})
 
     assert len(response.json()["data"]) == 30
-
-
-# --- Transport ------------------------------------------------------------------------------------
-
-
-def test_trailing_slash_is_served_identically_without_redirect(user, user_client):
-    make_projects(user, 5)
-
-    without_slash = user_client.get(URL, {"limit": 2})
-    with_slash = user_client.get(f"{URL}/", {"limit": 2})
-
-    assert with_slash.status_code == HTTPStatus.OK
-    assert with_slash.json() == without_slash.json()
-
-
-def test_put_is_405_with_allow_header(user_client):
-    response = user_client.put(URL, {"name": "x"}, format="json")
-
-    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert response.json()["error"]["code"] == "method_not_allowed"
-    assert {method.strip() for method in response["Allow"].split(",")} == {"GET", "HEAD", "POST"}
-
-
-def test_no_key_gets_401(anonymous_client):
-    response = anonymous_client.get(URL)
-
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
-    assert response.json()["error"]["code"] == "authentication_required"
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'

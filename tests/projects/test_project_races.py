@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from projects.models import Project
 from tests.concurrency import simultaneously
-from tests.factories import ProjectFactory
+from tests.factories import APIKeyFactory, ProjectFactory
 
 LIST_URL = reverse("project-list")
 ROUNDS = 5
@@ -20,8 +20,8 @@ def create(name: str):
     return lambda client: client.post(LIST_URL, {"name": name}, format="json").status_code
 
 
-def test_two_simultaneous_creates_of_one_name_make_one_project(user, issue_key):
-    plaintext_key = issue_key(user).plaintext
+def test_two_simultaneous_creates_of_one_name_make_one_project(user):
+    plaintext_key = APIKeyFactory(owner=user).plaintext
 
     for round_number in range(ROUNDS):
         name = f"Racer {round_number}"
@@ -35,10 +35,10 @@ def test_two_simultaneous_creates_of_one_name_make_one_project(user, issue_key):
 
 
 @pytest.mark.parametrize("owned", [4, 5])
-def test_twenty_simultaneous_creates_never_pass_the_cap(user, issue_key, settings, owned):
+def test_twenty_simultaneous_creates_never_pass_the_cap(user, settings, owned):
     settings.API_PROJECTS_PER_USER = 5
     ProjectFactory.create_batch(owned, owner=user)
-    plaintext_key = issue_key(user).plaintext
+    plaintext_key = APIKeyFactory(owner=user).plaintext
 
     outcomes = simultaneously(plaintext_key, [create(f"Extra {n}") for n in range(20)])
 

@@ -62,13 +62,6 @@ def test_get_returns_the_project_with_exactly_the_four_fields(user_client, proje
     }
 
 
-def test_get_with_a_trailing_slash_is_served_identically(user_client, project):
-    with_slash = user_client.get(detail_url(public_id(project)) + "/")
-
-    assert with_slash.status_code == HTTPStatus.OK
-    assert with_slash.json() == user_client.get(detail_url(public_id(project))).json()
-
-
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 def test_another_users_project_is_answered_exactly_like_an_unknown_one(
     user_client, others_project, method

@@ -17,10 +17,6 @@ def test_me_is_the_keys_user_in_the_shape_of_get_user(user, user_client):
     assert response.json()["id"] == str(user.pk)
 
 
-def test_me_with_a_trailing_slash_is_served_identically(user, user_client):
-    assert user_client.get(f"{ME_URL}/").json() == user_client.get(ME_URL).json()
-
-
 def test_me_is_never_taken_for_an_id_not_even_by_staff(staff_user, staff_client):
     # Staff may read any id, and an id that names no user is their 404: `me` is neither.
     response = staff_client.get(ME_URL)

@@ -8,13 +8,23 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
-from rest_framework.test import APIClient
 
+from tests.factories import APIKeyFactory
+from tests.kit import assert_error, bearer_client
 from users.models import User
 from users.services import user_create
 
 USERS_URL = reverse("user-list")
 PASSWORD = "zebra-Quilt-981"
+SOMEONE = {"username": "someone", "email": "someone@example.com"}  # free
+# carol's username and email, spelled in cases that all name them.
+CAROLS_TAKEN = [
+    *[("username", spelling) for spelling in ["carol", "Carol", "CAROL"]],
+    *[
+        ("email", spelling)
+        for spelling in ["carol@example.com", "Carol@Example.com", "CAROL@EXAMPLE.COM"]
+    ],
+]
 
 
 @pytest.fixture
@@ -66,27 +76,16 @@ def test_different_usernames_and_emails_are_accepted(alice):
 # --- The service turns a lost race into a ValidationError ----------------------------------------
 
 
-@pytest.mark.parametrize("username", ["carol", "Carol", "CAROL"])
-def test_user_create_turns_a_taken_username_into_a_validation_error(db, username):
+@pytest.mark.parametrize(("field", "taken"), CAROLS_TAKEN)
+def test_user_create_turns_a_taken_username_or_email_into_a_validation_error(db, field, taken):
     # The row a concurrent request inserted first; user_create itself does not pre-check.
     User.objects.create(username="carol", email="carol@example.com")
 
     with pytest.raises(ValidationError) as caught:
-        user_create(username=username, email="someone@example.com", password=PASSWORD)
+        user_create(**{**SOMEONE, field: taken}, password=PASSWORD)
 
-    assert set(caught.value.message_dict) == {"username"}
+    assert set(caught.value.message_dict) == {field}
     assert User.objects.count() == 1  # and the surrounding transaction is still usable
-
-
-@pytest.mark.parametrize("email", ["carol@example.com", "Carol@Example.com", "CAROL@EXAMPLE.COM"])
-def test_user_create_turns_a_taken_email_into_a_validation_error(db, email):
-    User.objects.create(username="carol", email="carol@example.com")
-
-    with pytest.raises(ValidationError) as caught:
-        user_create(username="someone", email=email, password=PASSWORD)
-
-    assert set(caught.value.message_dict) == {"email"}
-    assert User.objects.count() == 1
 
 
 def test_user_create_stores_a_free_username_and_email(db):
@@ -98,35 +97,21 @@ def test_user_create_stores_a_free_username_and_email(db):
     assert created.check_password(PASSWORD)
 
 
-def test_lost_race_for_a_username_is_a_400_through_the_api(staff_client, without_precheck):
+@pytest.mark.parametrize(
+    ("field", "taken"), [("username", "Carol"), ("email", "CAROL@example.com")]
+)
+def test_lost_race_for_a_username_or_email_is_a_400_through_the_api(
+    staff_client, without_precheck, field, taken
+):
     User.objects.create(username="carol", email="carol@example.com")
     count = User.objects.count()
+    body = {"username": "someone", "email": "someone@example.com", "password": PASSWORD}
 
-    response = staff_client.post(
-        USERS_URL, {"username": "Carol", "email": "someone@example.com", "password": PASSWORD}
-    )
+    response = staff_client.post(USERS_URL, {**body, field: taken})
 
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    error = response.json()["error"]
-    assert error["code"] == "invalid_request"
-    assert set(error["fields"]) == {"username"}
-    assert "'username'" in error["details"]
-    assert User.objects.count() == count
-
-
-def test_lost_race_for_an_email_is_a_400_through_the_api(staff_client, without_precheck):
-    User.objects.create(username="carol", email="carol@example.com")
-    count = User.objects.count()
-
-    response = staff_client.post(
-        USERS_URL, {"username": "someone", "email": "CAROL@example.com", "password": PASSWORD}
-    )
-
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    error = response.json()["error"]
-    assert error["code"] == "invalid_request"
-    assert set(error["fields"]) == {"email"}
-    assert "'email'" in error["details"]
+    error = assert_error(response, HTTPStatus.BAD_REQUEST, "invalid_request")
+    assert set(error["fields"]) == {field}
+    assert f"'{field}'" in error["details"]
     assert User.objects.count() == count
 
 
@@ -141,8 +126,7 @@ def race(plaintext_key: str, bodies: list[dict[str, str]]) -> list[int | str]:
     outcomes: list[int | str] = [0] * len(bodies)
 
     def post(index: int, body: dict[str, str]) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext_key}")
+        client = bearer_client(plaintext_key)
         try:
             barrier.wait(timeout=10)
             outcomes[index] = client.post(USERS_URL, body).status_code
@@ -161,46 +145,25 @@ def race(plaintext_key: str, bodies: list[dict[str, str]]) -> list[int | str]:
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_requests_for_one_username_create_one_user(
-    staff_user, issue_key, without_precheck
+@pytest.mark.parametrize("field", ["username", "email"])
+def test_simultaneous_requests_for_one_username_or_email_create_one_user(
+    staff_user, without_precheck, field
 ):
-    plaintext_key = issue_key(staff_user).plaintext
+    plaintext_key = APIKeyFactory(owner=staff_user).plaintext
 
     for round_number in range(ROUNDS):
-        username = f"racer{round_number}"
-        # Exactly the same name, then the same name in another case, by turns.
-        rival = username if round_number % 2 == 0 else username.upper()
+        racer = f"racer{round_number}"
+        wanted = racer if field == "username" else f"{racer}@example.com"
+        # Exactly the same value, then the same value in another case, by turns.
+        rival = wanted if round_number % 2 == 0 else wanted.upper()
         bodies = [
-            {"username": username, "email": f"{username}-a@example.com", "password": PASSWORD},
-            {"username": rival, "email": f"{username}-b@example.com", "password": PASSWORD},
+            {"username": f"{racer}a", "email": f"{racer}-a@example.com", field: wanted},
+            {"username": f"{racer}b", "email": f"{racer}-b@example.com", field: rival},
         ]
 
-        outcomes = race(plaintext_key, bodies)
+        outcomes = race(plaintext_key, [{**body, "password": PASSWORD} for body in bodies])
 
         assert sorted(outcomes, key=str) == [HTTPStatus.CREATED, HTTPStatus.BAD_REQUEST], (
             round_number
         )
-        assert User.objects.filter(username__iexact=username).count() == 1
-
-
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_simultaneous_requests_for_one_email_create_one_user(
-    staff_user, issue_key, without_precheck
-):
-    plaintext_key = issue_key(staff_user).plaintext
-
-    for round_number in range(ROUNDS):
-        email = f"racer{round_number}@example.com"
-        rival = email if round_number % 2 == 0 else email.upper()
-        bodies = [
-            {"username": f"racer{round_number}a", "email": email, "password": PASSWORD},
-            {"username": f"racer{round_number}b", "email": rival, "password": PASSWORD},
-        ]
-
-        outcomes = race(plaintext_key, bodies)
-
-        assert sorted(outcomes, key=str) == [HTTPStatus.CREATED, HTTPStatus.BAD_REQUEST], (
-            round_number
-        )
-        assert User.objects.filter(email__iexact=email).count() == 1
+        assert User.objects.filter(**{f"{field}__iexact": wanted}).count() == 1

@@ -1,0 +1,172 @@
+"""Plain helpers shared by the tests: reading the API's answers and the admin's change lists,
+and sending requests with a key. Fixtures live in conftest.py, factories in factories.py."""
+
+import json
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from http import HTTPStatus
+
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from apikeys.keys import KEY_PATTERN
+
+# The contract's table of errors (section 5): code -> message.
+MESSAGES = {
+    "invalid_request": "The request was invalid",
+    "authentication_required": "Authentication is required",
+    "invalid_api_key": "Authentication failed",
+    "forbidden": "The authenticated user doesn't have permission",
+    "not_found": "The requested resource doesn't exist",
+    "method_not_allowed": "The method is not allowed for this resource",
+    "not_acceptable": "The requested representation is not available",
+    "payload_too_large": "The request body is too large",
+    "unsupported_media_type": "The request body must be JSON",
+    "rate_limit_exceeded": "Rate limit exceeded",
+    "internal_error": "Something went wrong on the server",
+    "service_unavailable": "The service is temporarily unavailable",
+}
+NEW_USER_PASSWORD = "a-Long-new-passw0rd"
+# Shaped like a key, with a checksum that does not hold: refused before any query.
+BAD_CHECKSUM_KEY = "ak_AAAAAAAA_" + "A" * 49
+
+
+# --- The API ------------------------------------------------------------------------------------
+
+
+def assert_error(response, status: HTTPStatus, code: str) -> dict:
+    """The error envelope (contract section 5) with this status and code, and the contract's
+    message for the code; returns the body's `error`."""
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body = json.loads(response.content)
+    assert list(body) == ["error"]
+    error = body["error"]
+    assert {"code", "message", "details"} <= set(error) <= {"code", "message", "details", "fields"}
+    assert (error["code"], error["message"]) == (code, MESSAGES[code])
+    assert error["details"] is None or isinstance(error["details"], str)
+    return error
+
+
+def bearer_client(plaintext: str) -> APIClient:
+    """An API client sending `Authorization: Bearer <plaintext>` with every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    return client
+
+
+def get_projects(plaintext: str, **extra: str):
+    """GET /api/v1/projects with this key, from a client of its own (no session)."""
+    return bearer_client(plaintext).get(reverse("project-list"), **extra)
+
+
+def new_user_body(username: str = "newuser", **overrides: object) -> dict[str, object]:
+    """A valid body for POST /api/v1/users."""
+    return {
+        "username": username,
+        "email": f"{username}@example.com",
+        "password": NEW_USER_PASSWORD,
+        **overrides,
+    }
+
+
+def padded_json(size: int, **overrides: object) -> bytes:
+    """A valid creation body padded with JSON whitespace to exactly `size` bytes."""
+    text = json.dumps(new_user_body(**overrides))
+    assert len(text) <= size
+    return (text + " " * (size - len(text))).encode()
+
+
+# --- Keys ---------------------------------------------------------------------------------------
+
+
+def key_in(text: str) -> str:
+    """The key shown in `text` (a page, a command's output)."""
+    match = KEY_PATTERN.search(text)
+    assert match, "no key is shown"
+    return match.group()
+
+
+def secret_of(plaintext: str) -> str:
+    """The part of a key that must never be kept anywhere: everything after the prefix."""
+    return plaintext.split("_")[2]
+
+
+# --- The admin ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeList:
+    """An admin change list as the page shows it."""
+
+    headers: dict[str, str]  # column -> header text, in the page's order
+    rows: list[dict[str, str]]  # one per listed object, in the page's order: field -> text
+    objects: list[Model]  # the listed objects (the change list's result_list), in that order
+
+
+class _ChangeListTable(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: dict[str, str] = {}
+        self.rows: list[dict[str, str]] = []
+        self._in_body = False
+        self._cell: tuple[str, str] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append({})
+        elif tag in ("th", "td"):
+            for css_class in (dict(attrs).get("class") or "").split():
+                if css_class.startswith("column-") and not self._in_body:
+                    self._cell = ("header", css_class.removeprefix("column-"))
+                elif css_class.startswith("field-") and self._in_body:
+                    self._cell = ("row", css_class.removeprefix("field-"))
+            self._text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag in ("th", "td") and self._cell is not None:
+            kind, name = self._cell
+            text = " ".join("".join(self._text).split())
+            if kind == "header":
+                self.headers[name] = text
+            else:
+                self.rows[-1][name] = text
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._text.append(data)
+
+
+def changelist(response) -> ChangeList:
+    """The change list a response of an admin list page shows."""
+    table = _ChangeListTable()
+    table.feed(response.content.decode())
+    objects = list(response.context["cl"].result_list)
+    assert len(table.rows) == len(objects), "the page shows other rows than it lists"
+    return ChangeList(headers=table.headers, rows=table.rows, objects=objects)
+
+
+def assert_read_only_page(response, *fields: str) -> None:
+    """An admin change page that shows its object without a way to change it: no save
+    buttons, and no input for these fields."""
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    for name in ["_save", "_continue", *fields]:
+        assert f'name="{name}"' not in content, name
+
+
+def count_statements(queries: CaptureQueriesContext, table: str = "") -> list[str]:
+    """The COUNT statements among the captured queries (over `table` when one is named)."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if "COUNT(" in query["sql"].upper() and table in query["sql"]
+    ]
