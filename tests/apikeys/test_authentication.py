@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.factories import APIKeyFactory, UserFactory, forged_key
+from apikeys.models import APIKey
+from projects.models import Project
+from tests.factories import APIKeyFactory, ProjectFactory, UserFactory, forged_key
 from tests.kit import assert_error, get_projects, new_user_body
 from users.models import User
 
@@ -117,38 +119,73 @@ def test_valid_key_gets_200(user_client):
 
 def operation_request(operation: str, user: User) -> tuple[str, str, dict | None]:
     """(method, path, body) of a request for each operation of the API."""
+    project = f"{PROJECTS_URL}/project-{ProjectFactory(owner=user).pk}"
+    key = f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}"
     return {
         "list projects": ("get", PROJECTS_URL, None),
+        "create a project": ("post", PROJECTS_URL, {"name": "x"}),
+        "get a project": ("get", project, None),
+        "change a project": ("patch", project, {"name": "y"}),
+        "delete a project": ("delete", project, None),
+        "get me": ("get", reverse("user-me"), None),
         "get a user": ("get", reverse("user-detail", kwargs={"user_id": user.pk}), None),
         "create a user": ("post", reverse("user-list"), new_user_body()),
+        "list keys": ("get", "/api/v1/keys", None),
+        "issue a key": ("post", "/api/v1/keys", {}),
+        "get a key": ("get", key, None),
+        "revoke a key": ("delete", key, None),
+        "roll a key": ("post", f"{key}/roll", {}),
     }[operation]
 
 
-OPERATIONS = ["list projects", "get a user", "create a user"]
+def state_of_the_world() -> tuple:
+    """What a refused request must leave as it was."""
+    return (
+        list(User.objects.order_by("pk").values_list("pk", flat=True)),
+        list(Project.objects.order_by("pk").values_list("pk", "name")),
+        list(APIKey.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at")),
+    )
+
+
+OPERATIONS = [
+    "list projects",
+    "create a project",
+    "get a project",
+    "change a project",
+    "delete a project",
+    "get me",
+    "get a user",
+    "create a user",
+    "list keys",
+    "issue a key",
+    "get a key",
+    "revoke a key",
+    "roll a key",
+]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_request_without_authorization_header_gets_401_authentication_required(user, operation):
     method, path, body = operation_request(operation, user)
-    users = User.objects.count()
+    before = state_of_the_world()
 
     response = getattr(APIClient(), method)(path, body)
 
     assert_error(response, HTTPStatus.UNAUTHORIZED, "authentication_required")
     assert response["WWW-Authenticate"] == NO_KEY_CHALLENGE
-    assert User.objects.count() == users
+    assert state_of_the_world() == before
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_request_with_an_invalid_key_gets_401_invalid_api_key(user, operation):
     method, path, body = operation_request(operation, user)
-    users = User.objects.count()
+    before = state_of_the_world()
 
     response = getattr(APIClient(), method)(path, body, HTTP_AUTHORIZATION="Bearer ak_nope_nope")
 
     assert_error(response, HTTPStatus.UNAUTHORIZED, "invalid_api_key")
     assert response["WWW-Authenticate"] == INVALID_KEY_CHALLENGE
-    assert User.objects.count() == users
+    assert state_of_the_world() == before
 
 
 @pytest.mark.parametrize("invalid_header", list(INVALID_HEADERS), indirect=True)
