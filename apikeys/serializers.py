@@ -3,6 +3,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikeys.models import APIKey
@@ -58,6 +59,12 @@ class IssuedAPIKeySerializer(APIKeySerializer):
         return self.context["plaintext"]
 
 
+@extend_schema_field({"type": "string", "enum": list(SCOPES)})
+class ScopeField(StringField):
+    """A scope, checked by `canonical_scopes` (with its message); documented as the enum of
+    the keys' own `scopes`, so a generated client has one type for both."""
+
+
 class APIKeyCreateSerializer(StrictSerializer):
     """A new key of the caller's own: all optional, and no more than the calling key has."""
 
@@ -68,7 +75,7 @@ class APIKeyCreateSerializer(StrictSerializer):
         validators=[validate_single_line_text],
     )
     scopes = serializers.ListField(
-        child=StringField(),
+        child=ScopeField(),
         required=False,
         allow_empty=False,
         help_text=f"Any of {', '.join(SCOPES)}; absent: the calling key's own.",
@@ -93,6 +100,8 @@ class APIKeyCreateSerializer(StrictSerializer):
 
 
 class APIKeyRollSerializer(StrictSerializer):
+    """Rolling a key: how long the old key keeps working."""
+
     grace_seconds = StrictIntegerField(
         required=False,
         default=DEFAULT_GRACE_SECONDS,

@@ -95,6 +95,8 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
 
     @extend_schema(
         summary="Get one of your keys",
+        description="One of your keys by its `id` (its public prefix), never its secret. "
+        "Another user's key is answered exactly like one that does not exist (404).",
         responses={200: APIKeySerializer, **error_responses(403, 404)},
     )
     def retrieve(self, request: Request, key_id: str) -> Response:

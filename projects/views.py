@@ -53,6 +53,8 @@ class ProjectViewSet(mixins.ListModelMixin, APIViewSet):
 
     @extend_schema(
         summary="Get one of your projects",
+        description="Another user's project is answered exactly like one that does not exist "
+        "(404).",
         responses={200: ProjectSerializer, **error_responses(404)},
     )
     def retrieve(self, request: Request, project_id: str) -> Response:
@@ -99,6 +101,7 @@ class ProjectViewSet(mixins.ListModelMixin, APIViewSet):
 
     @extend_schema(
         summary="Delete a project",
+        description="The project is gone: 204 with no body. Deleting it again is 404.",
         responses={204: OpenApiResponse(description="Deleted."), **error_responses(404)},
     )
     def destroy(self, request: Request, project_id: str) -> Response:

@@ -8,7 +8,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from apiproject.api.errors import ERROR_CODES
+from apiproject.api.errors import ERROR_CODES, INSUFFICIENT_SCOPE
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -89,6 +89,39 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+# Every 401, and a 403 for a missing scope, say why in the RFC 6750 challenge (contract sections
+# 2 and 8); every 201 names the new resource; a page of a list links its neighbours (section 4).
+AUTHENTICATION_HEADERS = [
+    OpenApiParameter(
+        "WWW-Authenticate",
+        str,
+        OpenApiParameter.HEADER,
+        response=["401", "403"],
+        description='`Bearer realm="api"` on every 401 (with `error="invalid_token"` for '
+        '`invalid_api_key`); on a 403 `insufficient_scope`, with `error="insufficient_scope", '
+        'scope="<the scope>"`.',
+    )
+]
+LOCATION_HEADERS = [
+    OpenApiParameter(
+        "Location",
+        str,
+        OpenApiParameter.HEADER,
+        response=["201"],
+        description="The path of what was created.",
+    )
+]
+LINK_HEADERS = [
+    OpenApiParameter(
+        "Link",
+        str,
+        OpenApiParameter.HEADER,
+        response=["200"],
+        description="RFC 8288 links to the `first`, `last`, `prev` (after page 1) and `next` "
+        "(before the last page) pages, relative URLs with `page` and `limit`.",
+    )
+]
+
 # Every POST takes an Idempotency-Key (contract section 4).
 IDEMPOTENCY_PARAMETERS = [
     OpenApiParameter(
@@ -119,17 +152,29 @@ SHARED_ERROR_STATUSES = (401, 406, 429)
 
 class APIAutoSchema(AutoSchema):
     """DEFAULT_SCHEMA_CLASS: what every operation shares (the rate-limit headers, the error
-    responses of SHARED_ERROR_STATUSES) is added here, so a view declares only its own."""
+    responses of SHARED_ERROR_STATUSES, the 403 of a key without the operation's scope, the
+    WWW-Authenticate, Location and Link headers) is added here, so a view declares only its
+    own."""
+
+    def required_scope(self) -> str | None:
+        """The scope the operation needs (the view's `required_scopes`, contract section 8)."""
+        return getattr(self.view, "required_scopes", {}).get(getattr(self.view, "action", None))
 
     def get_override_parameters(self) -> list:
-        parameters = [*super().get_override_parameters(), *RATE_LIMIT_HEADERS]
+        parameters = [
+            *super().get_override_parameters(),
+            *RATE_LIMIT_HEADERS,
+            *AUTHENTICATION_HEADERS,
+        ]
         if self.method == "POST":
-            parameters += IDEMPOTENCY_PARAMETERS
+            parameters += IDEMPOTENCY_PARAMETERS + LOCATION_HEADERS
+        if self.method == "GET" and self._is_list_view():
+            parameters += LINK_HEADERS
         return parameters
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
-        scope = getattr(self.view, "required_scopes", {}).get(getattr(self.view, "action", None))
+        scope = self.required_scope()
         if operation is not None and scope is not None:
             # OpenAPI 3.0 gives scopes to OAuth2 schemes only; a bearer key's go here.
             operation["x-required-scope"] = scope
@@ -148,6 +193,20 @@ class APIAutoSchema(AutoSchema):
             code = str(status)
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
+        if (scope := self.required_scope()) is not None:
+            # A key without the operation's scope is refused, whatever else the operation
+            # may refuse with a 403 (contract section 8).
+            lacking = f"the key lacks the scope `{scope}` (`{INSUFFICIENT_SCOPE[0]}`)"
+            if "403" in responses:
+                forbidden = responses["403"]
+                forbidden["description"] = (
+                    f"{forbidden['description']} (`{ERROR_CODES[403][0]}`), or {lacking}"
+                )
+            else:
+                response = OpenApiResponse(
+                    ErrorSerializer, description=f"{INSUFFICIENT_SCOPE[1]}: {lacking}"
+                )
+                responses["403"] = self._get_response_for_code(response, "403", direction=direction)
         return dict(sorted(responses.items()))
 
 

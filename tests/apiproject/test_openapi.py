@@ -66,6 +66,47 @@ def test_no_other_operation_takes_an_idempotency_key(schema):
             assert "422" not in operation["responses"], (path, method)
 
 
+def test_every_operation_documents_the_403_of_a_key_without_its_scope(schema):
+    # A generated client raises (or returns nothing) on a status the schema leaves out.
+    for path, method, operation in operations(schema):
+        scope = operation["x-required-scope"]
+        forbidden = operation["responses"]["403"]
+        assert f"`{scope}` (`insufficient_scope`)" in forbidden["description"], (path, method)
+        assert "WWW-Authenticate" in forbidden["headers"], (path, method)
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"], (path, method)
+
+
+def test_a_403_forbidden_is_still_described_beside_the_missing_scope(schema):
+    forbidden = schema["paths"]["/api/v1/users"]["post"]["responses"]["403"]
+
+    assert forbidden["description"] == (
+        "The authenticated user doesn't have permission (`forbidden`), or the key lacks the "
+        "scope `users:write` (`insufficient_scope`)"
+    )
+
+
+def test_created_answers_document_their_location_and_lists_their_links(schema):
+    for path, method, operation in operations(schema):
+        (success,) = [r for status, r in operation["responses"].items() if status < "300"]
+        headers = success.get("headers", {})
+        assert ("Location" in headers) == (method == "post"), (path, method)
+        is_list = path in {"/api/v1/keys", "/api/v1/projects"} and method == "get"
+        assert ("Link" in headers) == is_list, (path, method)
+
+
+def test_scopes_asked_for_are_the_scopes_keys_carry(schema):
+    components = schema["components"]["schemas"]
+    asked = components["APIKeyCreate"]["properties"]["scopes"]["items"]
+    carried = components["APIKey"]["properties"]["scopes"]["items"]
+
+    assert asked == carried == {"$ref": "#/components/schemas/ScopesEnum"}
+
+
+def test_no_operation_is_described_by_its_view_class_docstring(schema):
+    for path, method, operation in operations(schema):
+        assert "contract section" not in operation["description"], (path, method)
+
+
 @pytest.mark.parametrize("component", ["UserCreate", "ProjectWrite", "PatchedProjectWrite"])
 def test_request_bodies_refuse_unknown_fields(schema, component):
     assert schema["components"]["schemas"][component]["additionalProperties"] is False
