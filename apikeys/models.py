@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from apiproject.api.rates import validate_rate
+from apiproject.api.text import validate_single_line_text
 
 
 class APIKeyQuerySet(models.QuerySet):
@@ -31,7 +32,7 @@ class APIKey(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
     )
-    name = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=100, blank=True, validators=[validate_single_line_text])
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

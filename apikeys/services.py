@@ -16,6 +16,7 @@ from django.utils import timezone
 from apikeys import keys
 from apikeys.models import APIKey
 from apiproject.api.rates import validate_rate
+from apiproject.api.text import validate_single_line_text
 from users.models import User
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -46,6 +47,10 @@ def apikey_validate(
         errors["name"] = [
             ValidationError(f"May be at most {max_name} characters.", code="max_length")
         ]
+    try:
+        validate_single_line_text(name)
+    except ValidationError as exc:
+        errors.setdefault("name", []).extend(exc.error_list)
     if rate_limit is not None:
         try:
             validate_rate(rate_limit)

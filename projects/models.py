@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from apiproject.api.text import validate_multiline_text, validate_single_line_text
+
 
 class Project(models.Model):
     owner = models.ForeignKey(
@@ -11,8 +13,8 @@ class Project(models.Model):
         # The (owner, -created_at, -id) index below serves every lookup by owner.
         db_index=False,
     )
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=200, validators=[validate_single_line_text])
+    description = models.TextField(blank=True, validators=[validate_multiline_text])
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from apikeys.management.cli import format_moment, render_table, user_named
 from apikeys.selectors import apikey_list
+from apiproject.api.text import escape_unprintable
 
 HEADER = ["PREFIX", "NAME", "USER", "CREATED", "LAST USED", "EXPIRES", "RATE LIMIT", "STATUS"]
 
@@ -21,8 +22,9 @@ class Command(BaseCommand):
         rows = [
             [
                 key.prefix,
-                key.name or "-",
-                key.owner.username,
+                # Stored text is printed escaped: it must not rewrite the operator's terminal.
+                escape_unprintable(key.name) or "-",
+                escape_unprintable(key.owner.username),
                 format_moment(key.created_at),
                 format_moment(key.last_used_at),
                 format_moment(key.expires_at),
