@@ -24,6 +24,8 @@ from apikeys.services import (
     apikey_validate,
     apikeys_revoke,
 )
+from users.authority import key_owners_within_reach, user_may_manage_keys_of
+from users.models import User
 
 ADD_FIELDS = ["owner", "name", "expires_at", "rate_limit"]
 CHANGE_FIELDS = [
@@ -115,7 +117,18 @@ class APIKeyAdmin(admin.ModelAdmin):
         # Revocation is one-way: a revoked key's page is read-only.
         if obj is not None and obj.revoked_at is not None:
             return False
+        if obj is not None and not user_may_manage_keys_of(actor=request.user, owner=obj.owner):
+            return False  # another staff account's key: seen, not changed (contract 10)
         return super().has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        if db_field.name == "owner":
+            # Only owners within the acting user's reach: a forged owner is the form's
+            # "Select a valid choice" error, and the autocomplete widget shows these alone.
+            kwargs["queryset"] = User.objects.filter(key_owners_within_reach(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: APIKey | None = None) -> bool:
         # Keys are revoked, never deleted, so the audit trail stays.
@@ -147,7 +160,9 @@ class APIKeyAdmin(admin.ModelAdmin):
         form = self.get_form(request, None, change=False)(request.POST)
         if form.is_valid():
             try:
-                issued = apikey_issue(**{name: form.cleaned_data[name] for name in ADD_FIELDS})
+                issued = apikey_issue(
+                    **{name: form.cleaned_data[name] for name in ADD_FIELDS}, actor=request.user
+                )
             except ValidationError as exc:  # the owner was deactivated meanwhile, say
                 form.add_error(None, exc)
             else:
@@ -209,7 +224,11 @@ class APIKeyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         # Refused when the key was revoked since the form was shown (response_change).
         request.apikey_updated = apikey_update(
-            api_key=obj, name=obj.name, expires_at=obj.expires_at, rate_limit=obj.rate_limit
+            api_key=obj,
+            name=obj.name,
+            expires_at=obj.expires_at,
+            rate_limit=obj.rate_limit,
+            actor=request.user,
         )
 
     def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:
@@ -232,6 +251,8 @@ class APIKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
         selected = queryset.count()
+        within_reach = queryset.filter(key_owners_within_reach(request.user, prefix="owner__"))
+        beyond = selected - within_reach.count()
         revoked = apikeys_revoke(api_keys=queryset, revoked_by=request.user)
         LogEntry.objects.log_actions(
             user_id=request.user.pk,
@@ -240,9 +261,12 @@ class APIKeyAdmin(admin.ModelAdmin):
             change_message="Revoked.",
         )
         message = f"Revoked {len(revoked)} of the {selected} selected keys."
-        if len(revoked) < selected:
-            message += f" {selected - len(revoked)} were revoked already."
-        self.message_user(request, message, messages.SUCCESS)
+        if len(revoked) < selected - beyond:
+            message += f" {selected - beyond - len(revoked)} were revoked already."
+        if beyond:
+            message += f" {beyond} belong to staff accounts beyond your rights: left alone."
+        level = messages.WARNING if beyond else messages.SUCCESS
+        self.message_user(request, message, level)
 
     def get_urls(self) -> list:
         revoke = path(
@@ -258,6 +282,8 @@ class APIKeyAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         # The model permission first: whether a key is revoked is not for everyone to learn.
         if not super().has_change_permission(request, api_key):
+            raise PermissionDenied
+        if not user_may_manage_keys_of(actor=request.user, owner=api_key.owner):
             raise PermissionDenied
         change_url = reverse("admin:apikeys_apikey_change", args=[api_key.pk])
         already = f"Key {api_key.prefix} is revoked already."

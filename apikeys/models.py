@@ -29,8 +29,10 @@ class APIKey(models.Model):
         REVOKED = "revoked"
         EXPIRED = "expired"
 
+    # Keys are revoked, never deleted, and keep their owner for the audit trail: a user who
+    # holds keys is deactivated, not deleted.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys"
     )
     name = models.CharField(max_length=100, blank=True, validators=[validate_single_line_text])
     prefix = models.CharField(max_length=16, unique=True, editable=False)

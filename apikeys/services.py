@@ -8,7 +8,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -17,6 +17,7 @@ from apikeys import keys
 from apikeys.models import APIKey
 from apiproject.api.rates import validate_rate
 from apiproject.api.text import validate_single_line_text
+from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -30,16 +31,32 @@ class IssuedAPIKey:
 
 
 def apikey_validate(
-    *, owner: User | None = None, name: str = "", rate_limit: str | None = None
+    *,
+    owner: User | None = None,
+    name: str = "",
+    rate_limit: str | None = None,
+    actor: User | None = None,
 ) -> None:
     """What a key's owner, name and rate limit must be, checked once for every entry point
-    (admin forms, commands, services): a ValidationError naming each field that is wrong."""
+    (admin forms, commands, services): a ValidationError naming each field that is wrong.
+
+    `actor` issues the key (None: the operator, with a superuser's rights); the owner must be
+    within their reach (users.authority, contract section 10).
+    """
     errors: dict[str, list[ValidationError]] = {}
     if owner is not None and not owner.is_active:
         errors["owner"] = [
             ValidationError(
                 f"User {owner.get_username()!r} is inactive: a key of theirs would not work.",
                 code="inactive_owner",
+            )
+        ]
+    elif owner is not None and not user_may_manage_keys_of(actor=actor, owner=owner):
+        errors["owner"] = [
+            ValidationError(
+                "You may issue keys only for yourself and for active users who are neither "
+                "staff nor superusers.",
+                code="owner_out_of_reach",
             )
         ]
     max_name = APIKey._meta.get_field("name").max_length
@@ -66,13 +83,15 @@ def apikey_issue(
     name: str = "",
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
+    actor: User | None = None,
 ) -> IssuedAPIKey:
     """Create a key for `owner`; the returned plaintext is the only copy there will be.
 
-    `rate_limit` (N/m) overrides API_RATE_LIMIT for this key. What `apikey_validate` refuses
-    is a ValidationError, and no key is made.
+    `rate_limit` (N/m) overrides API_RATE_LIMIT for this key. `actor` is who asks (None: the
+    operator). What `apikey_validate` refuses, an owner beyond the actor's reach included, is
+    a ValidationError, and no key is made.
     """
-    apikey_validate(owner=owner, name=name, rate_limit=rate_limit)
+    apikey_validate(owner=owner, name=name, rate_limit=rate_limit, actor=actor)
     for _attempt in range(ISSUE_ATTEMPTS):
         prefix = keys.generate_prefix()
         plaintext = keys.generate(prefix)
@@ -117,7 +136,13 @@ def apikey_verify(*, plaintext: str) -> APIKey | None:
 
 
 def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
-    """Revoke the key at once; False when it was revoked already (revocation is one-way)."""
+    """Revoke the key at once; False when it was revoked already (revocation is one-way).
+
+    `revoked_by` is the acting user (None: the operator); a key beyond their reach
+    (users.authority) is PermissionDenied.
+    """
+    if not user_may_manage_keys_of(actor=revoked_by, owner=api_key.owner):
+        raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
     revoked = apikeys_revoke(api_keys=APIKey.objects.filter(pk=api_key.pk), revoked_by=revoked_by)
     if revoked:
         api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
@@ -125,20 +150,33 @@ def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
 
 
 def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None) -> list[int]:
-    """Revoke every key of `api_keys` not revoked yet, in one UPDATE; returns the ids of the
-    keys this call revoked (not those another request revoked meanwhile)."""
+    """Revoke every key of `api_keys` not revoked yet and within the reach of `revoked_by`
+    (the acting user; None: the operator), in one UPDATE; returns the ids of the keys this
+    call revoked (not those another request revoked meanwhile, nor those beyond reach)."""
+    within_reach = api_keys.filter(key_owners_within_reach(revoked_by, prefix="owner__"))
     with transaction.atomic():
-        pending = api_keys.filter(revoked_at__isnull=True).select_for_update(of=("self",))
+        pending = within_reach.filter(revoked_at__isnull=True).select_for_update(of=("self",))
         ids = list(pending.values_list("pk", flat=True))
         APIKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=revoked_by)
     return ids
 
 
 def apikey_update(
-    *, api_key: APIKey, name: str, expires_at: datetime | None, rate_limit: str | None
+    *,
+    api_key: APIKey,
+    name: str,
+    expires_at: datetime | None,
+    rate_limit: str | None,
+    actor: User | None = None,
 ) -> bool:
     """Change what staff may change of a key, unless it is revoked (False then: revocation
-    is one-way). Writes only those columns, so a last_used_at written meanwhile stays."""
+    is one-way). Writes only those columns, so a last_used_at written meanwhile stays.
+
+    `actor` is who changes it (None: the operator); a key beyond their reach is
+    PermissionDenied.
+    """
+    if not user_may_manage_keys_of(actor=actor, owner=api_key.owner):
+        raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
     apikey_validate(name=name, rate_limit=rate_limit)
     changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
     updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)

@@ -322,7 +322,7 @@ def test_add_post_answer_says_to_copy_the_key_now(issued_in_admin):
     assert "will not be shown again" in content
 
 
-def test_add_post_issues_through_apikey_issue(superuser_client, owner, monkeypatch):
+def test_add_post_issues_through_apikey_issue(superuser_client, superuser, owner, monkeypatch):
     calls = []
 
     def spy(**kwargs: object) -> IssuedAPIKey:
@@ -336,7 +336,15 @@ def test_add_post_issues_through_apikey_issue(superuser_client, owner, monkeypat
     )
 
     assert response.status_code == HTTPStatus.OK
-    assert calls == [{"owner": owner, "name": "spied", "expires_at": EXPIRY, "rate_limit": "250/m"}]
+    assert calls == [
+        {
+            "owner": owner,
+            "name": "spied",
+            "expires_at": EXPIRY,
+            "rate_limit": "250/m",
+            "actor": superuser,
+        }
+    ]
 
 
 def test_issued_key_stores_the_sha256_digest_of_the_plaintext(issued_in_admin):
