@@ -191,10 +191,12 @@ if API_TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("API_TRUSTED_PROXY_COUNT must be 0 or more")
 # When the cache answers nothing, our throttle serves the request and logs one warning.
 RATELIMIT_FAIL_OPEN = True
-# Admin login attempts, counted before the password is checked (django-ratelimit rates:
-# 10 attempts per 15 minutes for one username, 30 from one client IP).
-ADMIN_LOGIN_RATE_LIMIT_PER_IP = "30/15m"
-ADMIN_LOGIN_RATE_LIMIT_PER_USERNAME = "10/15m"
+# Failed admin logins (contract section 10), in fixed windows of ADMIN_LOGIN_FAILURE_WINDOW
+# seconds: past 10 for one username from one client IP, or 30 from one client IP, that
+# address waits for the next window. Successes are not counted.
+ADMIN_LOGIN_FAILURE_WINDOW = 15 * 60
+ADMIN_LOGIN_FAILURES_PER_USERNAME_AND_IP = 10
+ADMIN_LOGIN_FAILURES_PER_IP = 30
 
 # --- Users and passwords ------------------------------------------------------------------------
 
