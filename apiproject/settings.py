@@ -215,6 +215,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# apiproject/formats: dates shown as 2025-01-15 12:00 (UTC), in admin lists and pages.
+FORMAT_MODULE_PATH = ["apiproject.formats"]
 
 # --- Static files (served by the project itself through WhiteNoise) -----------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -58,9 +59,22 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
     then served without limit, with one WARNING line and no traceback. django-ratelimit
     itself catches only DNS failures and otherwise refuses every request.
     """
+    return _usage(request, group=group, key=key, rate=rate, increment=True)
+
+
+def peek_request_count(*, group: str, key: str, rate: str) -> RateLimitUsage | None:
+    """What count_request has counted for `key` in this window, without counting (for a page
+    that shows it); None when the cache cannot answer."""
+    # django-ratelimit wants a request only to match methods, which it does not here.
+    return _usage(HttpRequest(), group=group, key=key, rate=rate, increment=False)
+
+
+def _usage(
+    request: Any, *, group: str, key: str, rate: str, increment: bool
+) -> RateLimitUsage | None:
     try:
         usage = get_usage(
-            request, group=group, key=lambda _group, _request: key, rate=rate, increment=True
+            request, group=group, key=lambda _group, _request: key, rate=rate, increment=increment
         )
     except CACHE_ERRORS as exc:
         logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
