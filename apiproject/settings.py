@@ -311,4 +311,14 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Through the root handler only: Django's own console handler (on with DEBUG) would
+        # print every django.* line a second time.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
+if DEBUG:
+    # The development server logs each request once (django.server); django.request would
+    # log each 4xx again. Its 5xx lines (with the traceback) stay.
+    LOGGING["filters"]["server_errors_only"] = {"()": "apiproject.api.logfilters.ServerErrorsOnly"}
+    LOGGING["loggers"]["django.request"] = {"filters": ["server_errors_only"]}
