@@ -3,10 +3,12 @@ restart logs nobody out; `/` leads to the docs; the docs and schema answer with 
 slash too; and the development server logs each 4xx once."""
 
 import io
+import queue
 import re
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -131,28 +133,38 @@ def test_the_development_server_logs_a_4xx_once(tmp_path):
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         cwd=PROJECT_DIR,
         env=project_environment(
-            DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"
+            DJANGO_DEBUG="1",
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            PYTHONUNBUFFERED="1",  # each line as it is written, as on a terminal
         ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # The console a developer sees: both streams ("Quit the server with" is on stdout).
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in server.stdout], daemon=True
+    ).start()
+    seen: list[str] = []
+
+    def wait_for(text: str) -> None:
+        # The access line is written just after the answer is sent: wait for it, not a while.
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        while not any(text in line for line in seen):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+
+    try:
+        wait_for("Quit the server with")
         for path in ["/api/v1/no-such-thing", "/api/v1/projects"]:  # 404, 401
             with pytest.raises(urllib.error.HTTPError):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
+            wait_for(f'"GET {path} HTTP/1.1"')
     finally:
         server.terminate()
-        _stdout, stderr = server.communicate(timeout=10)
+        server.wait(timeout=10)
+    while not lines.empty():
+        seen.append(lines.get())
 
-    assert len([line for line in stderr.splitlines() if "no-such-thing" in line]) == 1, stderr
-    assert len([line for line in stderr.splitlines() if "/api/v1/projects" in line]) == 1, stderr
+    assert len([line for line in seen if "no-such-thing" in line]) == 1, seen
+    assert len([line for line in seen if "/api/v1/projects" in line]) == 1, seen
