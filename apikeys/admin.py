@@ -1,19 +1,26 @@
 """Staff issue, find and revoke keys here. Issuing goes through `apikey_issue`, like the
 `createapikey` command; the plaintext is shown once, in the answer to the form's POST."""
 
+import hashlib
+import logging
+import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from apikeys.models import APIKey
 from apikeys.scopes import SCOPE_CHOICES, SCOPES
@@ -25,6 +32,13 @@ from apikeys.services import (
     apikey_validate,
     apikeys_revoke,
 )
+from apikeys.throttling import API_KEY_GROUP
+from apiproject.api.cache import CACHE_ERRORS
+from apiproject.api.ratelimit import peek_request_count
+from users.authority import key_owners_within_reach, user_may_manage_keys_of
+from users.models import User
+
+logger = logging.getLogger(__name__)
 
 ADD_FIELDS = ["owner", "name", "expires_at", "rate_limit", "scopes"]
 CHANGE_FIELDS = [
@@ -36,6 +50,7 @@ CHANGE_FIELDS = [
     "last_used_at",
     "expires_at",
     "rate_limit",
+    "usage",
     "scopes",
     "revoked_at",
     "revoked_by",
@@ -46,9 +61,14 @@ ALWAYS_READ_ONLY = [
     "status",
     "created_at",
     "last_used_at",
+    "usage",
     "revoked_at",
     "revoked_by",
 ]
+# The add form's one-time tokens, in the session: {token: prefix issued with it, or ""}.
+ISSUE_TOKENS_SESSION_KEY = "apikeys.issue_tokens"
+ISSUE_ONCE_FIELD = "issue_token"
+ISSUE_TOKENS_KEPT = 20
 
 
 class APIKeyForm(forms.ModelForm):
@@ -94,15 +114,17 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):
     form = APIKeyForm
+    # What staff look for first, status beside the prefix; narrow enough for 1280 px with the
+    # filter beside it (short dates: apiproject/formats; long names wrap: apikeys/admin.css).
+    # The list is newest first; each key's page shows when it was created.
     list_display = [
         "prefix",
-        "name",
-        "owner",
-        "created_at",
-        "last_used_at",
-        "expires_at",
-        "rate_limit_display",
         "status",
+        "owner",
+        "name",
+        "expires_at",
+        "last_used_at",
+        "rate_limit_display",
     ]
     list_select_related = ["owner"]
     list_filter = [StatusFilter]
@@ -112,6 +134,9 @@ class APIKeyAdmin(admin.ModelAdmin):
     # A large table: no second COUNT(*) for "N total" on searched or filtered lists.
     show_full_result_count = False
     change_form_template = "admin/apikeys/apikey/change_form.html"
+
+    class Media:
+        css = {"all": ["apikeys/admin.css"]}
 
     # --- What can be seen and changed: never the digest; nothing once revoked --------------------
 
@@ -125,7 +150,18 @@ class APIKeyAdmin(admin.ModelAdmin):
         # Revocation is one-way: a revoked key's page is read-only.
         if obj is not None and obj.revoked_at is not None:
             return False
+        if obj is not None and not user_may_manage_keys_of(actor=request.user, owner=obj.owner):
+            return False  # another staff account's key: seen, not changed (contract 10)
         return super().has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        if db_field.name == "owner":
+            # Only owners within the acting user's reach: a forged owner is the form's
+            # "Select a valid choice" error, and the autocomplete widget shows these alone.
+            kwargs["queryset"] = User.objects.filter(key_owners_within_reach(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: APIKey | None = None) -> bool:
         # Keys are revoked, never deleted, so the audit trail stays.
@@ -134,6 +170,24 @@ class APIKeyAdmin(admin.ModelAdmin):
     @admin.display(description="rate limit", ordering="rate_limit")
     def rate_limit_display(self, api_key: APIKey) -> str:
         return api_key.rate_limit or "default"
+
+    @admin.display(description="used this minute")
+    def usage(self, api_key: APIKey) -> str:
+        """The requests counted in the key's current window, read from the throttle's own
+        counter without counting (nothing is written per request for this page)."""
+        rate = api_key.rate_limit or settings.API_RATE_LIMIT
+        usage = peek_request_count(group=API_KEY_GROUP, key=api_key.prefix, rate=rate)
+        if usage is None:
+            return "unknown: the rate-limit cache does not answer"
+        resets = datetime.fromtimestamp(usage.reset, tz=UTC)
+        return format_html(
+            "{} of {} requests ({}{}); the count starts again at {} UTC",
+            min(usage.count, usage.limit),
+            usage.limit,
+            rate,
+            "" if api_key.rate_limit else ", the default",
+            resets.strftime("%H:%M:%S"),
+        )
 
     # --- Issuing: the plaintext goes into this one response and nowhere else ------------------
 
@@ -151,18 +205,36 @@ class APIKeyAdmin(admin.ModelAdmin):
         """Issue a key, shaped like revoke_view: validate the form, call apikey_issue, answer
         with the once-only page. Django's add view only shows the empty form."""
         if request.method != "POST":
+            if self.has_add_permission(request):
+                extra_context = {**(extra_context or {}), "issue_token": _new_issue_token(request)}
             return super().add_view(request, form_url, extra_context)
         if not self.has_add_permission(request):
             raise PermissionDenied
+        token = request.POST.get(ISSUE_ONCE_FIELD, "")
+        tokens = request.session.get(ISSUE_TOKENS_SESSION_KEY, {})
+        if token and tokens.get(token):
+            return self.already_issued_response(request, prefix=tokens[token])
+        if token and token not in tokens:
+            token = ""  # not this session's (expired, forged): issue once, like any form
         form = self.get_form(request, None, change=False)(request.POST)
         if form.is_valid():
+            if token and not _claim_issue_token(request, token):
+                return self.already_issued_response(request, prefix=None)
             try:
-                issued = apikey_issue(**{name: form.cleaned_data[name] for name in ADD_FIELDS})
+                issued = apikey_issue(
+                    **{name: form.cleaned_data[name] for name in ADD_FIELDS}, actor=request.user
+                )
             except ValidationError as exc:  # the owner was deactivated meanwhile, say
                 form.add_error(None, exc)
             else:
                 self.log_addition(request, issued.api_key, [{"added": {}}])
+                if token:
+                    # The prefix only: the plaintext is kept nowhere, the session included.
+                    tokens = request.session.get(ISSUE_TOKENS_SESSION_KEY, {})
+                    tokens[token] = issued.api_key.prefix
+                    request.session[ISSUE_TOKENS_SESSION_KEY] = tokens
                 return self.issued_response(request, issued)
+        extra_context = {**(extra_context or {}), "issue_token": token or _new_issue_token(request)}
         return self.render_add_form(request, form, form_url, extra_context)
 
     def render_add_form(
@@ -211,6 +283,28 @@ class APIKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def already_issued_response(self, request: HttpRequest, prefix: str | None) -> HttpResponse:
+        """The answer to a form submitted again (a reload, a double click, Back and Submit):
+        the key issued the first time, by its prefix, never its plaintext."""
+        api_key = APIKey.objects.filter(prefix=prefix).first() if prefix else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API key already issued",
+            "subtitle": None,
+            "opts": self.opts,
+            "prefix": prefix,
+            "change_url": reverse("admin:apikeys_apikey_change", args=[api_key.pk])
+            if api_key
+            else None,
+            "changelist_url": reverse("admin:apikeys_apikey_changelist"),
+            "add_url": reverse("admin:apikeys_apikey_add"),
+        }
+        response = TemplateResponse(
+            request, "admin/apikeys/apikey/already_issued.html", context, status=409
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
     # --- Changing: the filtered UPDATE of apikey_update loses to a concurrent revocation --------
 
     def save_model(self, request: HttpRequest, obj: APIKey, form: Any, change: bool) -> None:
@@ -224,6 +318,7 @@ class APIKeyAdmin(admin.ModelAdmin):
             expires_at=obj.expires_at,
             rate_limit=obj.rate_limit,
             scopes=obj.scopes,
+            actor=request.user,
         )
 
     def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:
@@ -246,6 +341,8 @@ class APIKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
         selected = queryset.count()
+        within_reach = queryset.filter(key_owners_within_reach(request.user, prefix="owner__"))
+        beyond = selected - within_reach.count()
         revoked = apikeys_revoke(api_keys=queryset, revoked_by=request.user)
         LogEntry.objects.log_actions(
             user_id=request.user.pk,
@@ -254,9 +351,12 @@ class APIKeyAdmin(admin.ModelAdmin):
             change_message="Revoked.",
         )
         message = f"Revoked {len(revoked)} of the {selected} selected keys."
-        if len(revoked) < selected:
-            message += f" {selected - len(revoked)} were revoked already."
-        self.message_user(request, message, messages.SUCCESS)
+        if len(revoked) < selected - beyond:
+            message += f" {selected - beyond - len(revoked)} were revoked already."
+        if beyond:
+            message += f" {beyond} belong to staff accounts beyond your rights: left alone."
+        level = messages.WARNING if beyond else messages.SUCCESS
+        self.message_user(request, message, level)
 
     def get_urls(self) -> list:
         revoke = path(
@@ -272,6 +372,8 @@ class APIKeyAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         # The model permission first: whether a key is revoked is not for everyone to learn.
         if not super().has_change_permission(request, api_key):
+            raise PermissionDenied
+        if not user_may_manage_keys_of(actor=request.user, owner=api_key.owner):
             raise PermissionDenied
         change_url = reverse("admin:apikeys_apikey_change", args=[api_key.pk])
         already = f"Key {api_key.prefix} is revoked already."
@@ -294,3 +396,30 @@ class APIKeyAdmin(admin.ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/apikeys/apikey/revoke_confirmation.html", context)
+
+
+# --- The add form's one-time tokens ---------------------------------------------------------------
+# Django has no "submit once" for a form. A key's form must not issue a second key when the
+# browser posts it again, so each rendered form carries a token kept in the session; the
+# first valid POST claims it with the cache's atomic add (a double click's second request
+# loses), and the session remembers the prefix issued with it for any later repeat.
+
+
+def _new_issue_token(request: HttpRequest) -> str:
+    token = secrets.token_urlsafe(16)
+    tokens = request.session.get(ISSUE_TOKENS_SESSION_KEY, {})
+    tokens[token] = ""
+    # The newest few are kept: forms left open in a few tabs still work.
+    request.session[ISSUE_TOKENS_SESSION_KEY] = dict(list(tokens.items())[-ISSUE_TOKENS_KEPT:])
+    return token
+
+
+def _claim_issue_token(request: HttpRequest, token: str) -> bool:
+    """True for the one request that may issue with `token`."""
+    claim = hashlib.sha256(f"{request.session.session_key}:{token}".encode()).hexdigest()
+    try:
+        return cache.add(f"apikeys.issue-token:{claim}", 1, settings.SESSION_COOKIE_AGE)
+    except CACHE_ERRORS as exc:
+        # The session still stops a later repeat; only two simultaneous POSTs could both win.
+        logger.warning("Issue token not claimed, the cache failed: %s: %s", type(exc).__name__, exc)
+        return True

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apikeys.scopes import all_scopes, validate_scopes
 from apiproject.api.rates import validate_rate
+from apiproject.api.text import validate_single_line_text
 
 
 class APIKeyQuerySet(models.QuerySet):
@@ -29,10 +30,12 @@ class APIKey(models.Model):
         REVOKED = "revoked"
         EXPIRED = "expired"
 
+    # Keys are revoked, never deleted, and keep their owner for the audit trail: a user who
+    # holds keys is deactivated, not deleted.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys"
     )
-    name = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=100, blank=True, validators=[validate_single_line_text])
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -19,6 +19,8 @@ from apikeys import keys
 from apikeys.models import APIKey
 from apikeys.scopes import all_scopes, canonical_scopes
 from apiproject.api.rates import validate_rate
+from apiproject.api.text import validate_single_line_text
+from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -37,10 +39,15 @@ def apikey_validate(
     name: str = "",
     rate_limit: str | None = None,
     scopes: Iterable[str] | None = None,
+    actor: User | None = None,
 ) -> None:
     """What a key's owner, name, rate limit and scopes must be, checked once for every entry
     point (admin forms, commands, the API, services): a ValidationError naming each field that
-    is wrong."""
+    is wrong.
+
+    `actor` issues the key (None: the operator, with a superuser's rights); the owner must be
+    within their reach (users.authority, contract section 10).
+    """
     errors: dict[str, list[ValidationError]] = {}
     if owner is not None and not owner.is_active:
         errors["owner"] = [
@@ -49,11 +56,23 @@ def apikey_validate(
                 code="inactive_owner",
             )
         ]
+    elif owner is not None and not user_may_manage_keys_of(actor=actor, owner=owner):
+        errors["owner"] = [
+            ValidationError(
+                "You may issue keys only for yourself and for active users who are neither "
+                "staff nor superusers.",
+                code="owner_out_of_reach",
+            )
+        ]
     max_name = APIKey._meta.get_field("name").max_length
     if len(name) > max_name:
         errors["name"] = [
             ValidationError(f"May be at most {max_name} characters.", code="max_length")
         ]
+    try:
+        validate_single_line_text(name)
+    except ValidationError as exc:
+        errors.setdefault("name", []).extend(exc.error_list)
     if rate_limit is not None:
         try:
             validate_rate(rate_limit)
@@ -75,13 +94,15 @@ def apikey_issue(
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
     scopes: Iterable[str] | None = None,
+    actor: User | None = None,
 ) -> IssuedAPIKey:
     """Create a key for `owner`; the returned plaintext is the only copy there will be.
 
     `rate_limit` (N/m) overrides API_RATE_LIMIT for this key; `scopes` (None: all) limit what
-    it may do. What `apikey_validate` refuses is a ValidationError, and no key is made.
+    it may do. `actor` is who asks (None: the operator). What `apikey_validate` refuses, an
+    owner beyond the actor's reach included, is a ValidationError, and no key is made.
     """
-    apikey_validate(owner=owner, name=name, rate_limit=rate_limit, scopes=scopes)
+    apikey_validate(owner=owner, name=name, rate_limit=rate_limit, scopes=scopes, actor=actor)
     scopes = all_scopes() if scopes is None else canonical_scopes(scopes)
     for _attempt in range(ISSUE_ATTEMPTS):
         prefix = keys.generate_prefix()
@@ -128,7 +149,13 @@ def apikey_verify(*, plaintext: str) -> APIKey | None:
 
 
 def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
-    """Revoke the key at once; False when it was revoked already (revocation is one-way)."""
+    """Revoke the key at once; False when it was revoked already (revocation is one-way).
+
+    `revoked_by` is the acting user (None: the operator); a key beyond their reach
+    (users.authority) is PermissionDenied.
+    """
+    if not user_may_manage_keys_of(actor=revoked_by, owner=api_key.owner):
+        raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
     revoked = apikeys_revoke(api_keys=APIKey.objects.filter(pk=api_key.pk), revoked_by=revoked_by)
     if revoked:
         api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
@@ -136,10 +163,12 @@ def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
 
 
 def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None) -> list[int]:
-    """Revoke every key of `api_keys` not revoked yet, in one UPDATE; returns the ids of the
-    keys this call revoked (not those another request revoked meanwhile)."""
+    """Revoke every key of `api_keys` not revoked yet and within the reach of `revoked_by`
+    (the acting user; None: the operator), in one UPDATE; returns the ids of the keys this
+    call revoked (not those another request revoked meanwhile, nor those beyond reach)."""
+    within_reach = api_keys.filter(key_owners_within_reach(revoked_by, prefix="owner__"))
     with transaction.atomic():
-        pending = api_keys.filter(revoked_at__isnull=True).select_for_update(of=("self",))
+        pending = within_reach.filter(revoked_at__isnull=True).select_for_update(of=("self",))
         ids = list(pending.values_list("pk", flat=True))
         APIKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=revoked_by)
     return ids
@@ -151,17 +180,21 @@ def apikey_update(
     name: str,
     expires_at: datetime | None,
     rate_limit: str | None,
-    scopes: Iterable[str],
+    scopes: Iterable[str] | None = None,
+    actor: User | None = None,
 ) -> bool:
     """Change what staff may change of a key, unless it is revoked (False then: revocation
-    is one-way). Writes only those columns, so a last_used_at written meanwhile stays."""
+    is one-way). Writes only those columns, so a last_used_at written meanwhile stays.
+
+    `scopes` None leaves them as they are. `actor` is who changes it (None: the operator); a
+    key beyond their reach is PermissionDenied.
+    """
+    if not user_may_manage_keys_of(actor=actor, owner=api_key.owner):
+        raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
     apikey_validate(name=name, rate_limit=rate_limit, scopes=scopes)
-    changes = {
-        "name": name,
-        "expires_at": expires_at,
-        "rate_limit": rate_limit,
-        "scopes": canonical_scopes(scopes),
-    }
+    changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
+    if scopes is not None:
+        changes["scopes"] = canonical_scopes(scopes)
     updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)
     return bool(updated)
 

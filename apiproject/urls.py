@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -25,9 +26,12 @@ router.register("keys", APIKeyViewSet, basename="apikey")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),
-    path("api/schema", SchemaView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # With or without a trailing slash, like the API itself (no redirect).
+    re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    # The service has no home page: its documentation is the closest thing.
+    path("", RedirectView.as_view(pattern_name="docs"), name="home"),
     # Last: every other /api/ path is the envelope's 404, before any other check.
     re_path(r"^api/", api_not_found),
 ]

@@ -1,8 +1,21 @@
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from apiproject.api.db import violated_constraint
+from users.authority import user_may_change_user
 from users.models import EMAIL_CI_UNIQUE, USERNAME_CI_UNIQUE, User
+
+# The columns of a user whose change the authority rule judges ("password" is the hash).
+JUDGED_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "password",
+)
 
 _CONSTRAINT_FIELDS = {
     USERNAME_CI_UNIQUE: ("username", "A user with that username already exists."),
@@ -36,3 +49,24 @@ def _violated_uniqueness(exc: IntegrityError) -> tuple[str, str] | None:
     if constraint == "users_user_username_key" or "users_user.username" in str(exc):
         return _CONSTRAINT_FIELDS[USERNAME_CI_UNIQUE]
     return None
+
+
+def user_save(*, user: User, actor: User | None) -> None:
+    """Save `user` as the admin's form left it, new or changed, if `actor`'s rights reach
+    every field that differs from what is stored (users.authority; None: the operator).
+
+    The stored row decides, not the instance: a non-staff user made staff by the very form
+    being saved is still judged as the non-staff user they are. Beyond reach:
+    PermissionDenied, nothing saved.
+    """
+    with transaction.atomic():
+        stored = None
+        if user.pk is not None:
+            stored = User.objects.select_for_update().filter(pk=user.pk).first()
+        before = stored if stored is not None else User()
+        changed = {
+            field for field in JUDGED_FIELDS if getattr(before, field) != getattr(user, field)
+        }
+        if not user_may_change_user(actor=actor, target=before, fields=changed):
+            raise PermissionDenied("That change is beyond your rights.")
+        user.save()

@@ -6,6 +6,7 @@ concurrent requests lose counts. django-ratelimit counts with the cache's atomic
 fixed windows.
 """
 
+import hashlib
 import ipaddress
 import logging
 import time
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -64,9 +67,22 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
     then served without limit, with one WARNING line and no traceback. django-ratelimit
     itself catches only DNS failures and otherwise refuses every request.
     """
+    return _usage(request, group=group, key=key, rate=rate, increment=True)
+
+
+def peek_request_count(*, group: str, key: str, rate: str) -> RateLimitUsage | None:
+    """What count_request has counted for `key` in this window, without counting (for a page
+    that shows it); None when the cache cannot answer."""
+    # django-ratelimit wants a request only to match methods, which it does not here.
+    return _usage(HttpRequest(), group=group, key=key, rate=rate, increment=False)
+
+
+def _usage(
+    request: Any, *, group: str, key: str, rate: str, increment: bool
+) -> RateLimitUsage | None:
     try:
         usage = get_usage(
-            request, group=group, key=lambda _group, _request: key, rate=rate, increment=True
+            request, group=group, key=lambda _group, _request: key, rate=rate, increment=increment
         )
     except CACHE_ERRORS as exc:
         logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
@@ -80,6 +96,51 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
     # so a client waiting Retry-After is still served.
     reset = int(time.time()) + usage["time_left"] + 1
     return RateLimitUsage(limit=usage["limit"], count=usage["count"], reset=reset)
+
+
+# --- Failure budgets: counts that a success can forget -------------------------------------
+# django-ratelimit counts and peeks but cannot forget a count, and "a success clears the
+# failures" needs exactly that; these few lines count in the same cache, in fixed windows.
+
+FAILURES_KEY_PREFIX = "failures:"
+EXPIRATION_FUDGE = 5  # seconds a window's counter outlives the window, as django-ratelimit's
+
+
+def _failures_cache_key(group: str, key: str, window: int) -> tuple[str, int]:
+    """The counter's cache key for the current window, and the epoch second it ends."""
+    now = int(time.time())
+    start = now - now % window
+    digest = hashlib.sha256(f"{group}\n{key}".encode()).hexdigest()
+    return f"{FAILURES_KEY_PREFIX}{digest}:{start}", start + window
+
+
+def failures_usage(
+    *, group: str, key: str, limit: int, window: int, increment: bool
+) -> RateLimitUsage | None:
+    """The failures counted for `key` in `group` in this window of `window` seconds, one more
+    when `increment`. None when the cache cannot answer (one WARNING line): fail open."""
+    cache_key, reset = _failures_cache_key(group, key, window)
+    try:
+        if increment:
+            cache.add(cache_key, 0, window + EXPIRATION_FUDGE)
+            count = cache.incr(cache_key)
+        else:
+            count = cache.get(cache_key, 0)
+    except (*CACHE_ERRORS, ValueError) as exc:  # ValueError: the counter expired in between
+        logger.warning("Failure count not kept, the cache failed: %s: %s", type(exc).__name__, exc)
+        return None
+    return RateLimitUsage(limit=limit, count=count, reset=reset)
+
+
+def failures_clear(*, group: str, key: str, window: int) -> None:
+    """Forget the failures counted for `key` in this window (after a success)."""
+    cache_key, _reset = _failures_cache_key(group, key, window)
+    try:
+        cache.delete(cache_key)
+    except CACHE_ERRORS as exc:
+        logger.warning(
+            "Failure count not cleared, the cache failed: %s: %s", type(exc).__name__, exc
+        )
 
 
 def client_ip(request: Any) -> str:

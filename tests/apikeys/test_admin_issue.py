@@ -86,7 +86,7 @@ def test_add_post_answer_says_to_copy_the_key_now(issued_in_admin):
     assert "will not be shown again" in content
 
 
-def test_add_post_issues_through_apikey_issue(superuser_client, owner, monkeypatch):
+def test_add_post_issues_through_apikey_issue(superuser_client, superuser, owner, monkeypatch):
     calls = []
 
     def spy(**kwargs: object) -> IssuedAPIKey:
@@ -107,6 +107,7 @@ def test_add_post_issues_through_apikey_issue(superuser_client, owner, monkeypat
             "expires_at": EXPIRY,
             "rate_limit": "250/m",
             "scopes": list(SCOPES),
+            "actor": superuser,
         }
     ]
 

@@ -1,5 +1,6 @@
-"""The admin site: login attempts limited per client IP and per username (ignoring case), and
-pages that load with DEBUG off, their styles and scripts served from /static/admin/."""
+"""The admin site: logging in below the limits, and pages that load with DEBUG off, their
+styles and scripts served from /static/admin/. The limits on failed logins themselves:
+test_admin_login_failures.py."""
 
 import re
 from collections.abc import Callable
@@ -26,26 +27,15 @@ STYLESHEET_URL = re.compile(r"""<link\b[^>]*\brel=["']stylesheet["'][^>]*\bhref=
 
 
 @pytest.fixture(autouse=True)
-def _small_login_budgets(settings) -> None:
-    settings.ADMIN_LOGIN_RATE_LIMIT_PER_USERNAME = "3/m"
-    settings.ADMIN_LOGIN_RATE_LIMIT_PER_IP = "5/m"
-
-
-@pytest.fixture(autouse=True)
 def _one_window(time_machine) -> None:
-    # The budgets count in fixed one-minute windows: a frozen clock keeps every attempt of a
-    # test in the same window, so none is forgiven by a window that happens to end.
+    # The budgets count in fixed windows: a frozen clock keeps every attempt of a test in the
+    # same window, so none is forgiven by a window that happens to end.
     time_machine.move_to(datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC), tick=False)
 
 
 @pytest.fixture
 def alice(db: None) -> User:
     return UserFactory(username="alice", staff=True)
-
-
-@pytest.fixture
-def bob(db: None) -> User:
-    return UserFactory(username="bob", staff=True)
 
 
 @pytest.fixture
@@ -93,81 +83,6 @@ def test_a_wrong_password_is_refused_without_the_rate_limit_message(alice, log_i
     assert response.status_code == HTTPStatus.OK
     assert not logged_in(response)
     assert TOO_MANY not in response.content.decode()
-
-
-# --- Per username -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def alice_blocked(alice, log_in) -> None:
-    """Three failed attempts for alice, each from an IP of its own (no IP budget runs out)."""
-    for n in range(3):
-        response = log_in("alice", WRONG_PASSWORD, ip=f"10.0.2.{n}")
-        assert TOO_MANY not in response.content.decode()
-
-
-def test_fourth_attempt_for_a_username_shows_too_many_login_attempts(alice_blocked, log_in):
-    response = log_in("alice", ip="10.0.2.9")
-
-    assert response.status_code == HTTPStatus.OK
-    assert TOO_MANY in response.content.decode()
-
-
-def test_fourth_attempt_for_a_username_with_the_right_password_does_not_log_in(
-    alice_blocked, log_in
-):
-    response = log_in("alice", ip="10.0.2.9")
-
-    assert not logged_in(response)
-
-
-def test_refusal_says_how_long_to_wait(alice_blocked, log_in):
-    response = log_in("alice", ip="10.0.2.9")
-
-    assert re.search(r"Wait \d+ seconds, then try again", response.content.decode())
-
-
-def test_another_username_from_another_ip_still_logs_in(alice_blocked, bob, log_in):
-    response = log_in("bob", ip="10.9.9.9")
-
-    assert logged_in(response)
-
-
-def test_usernames_share_a_budget_ignoring_case(alice, log_in):
-    for n, spelling in enumerate(["Alice", "ALICE", "aLiCe"]):
-        log_in(spelling, WRONG_PASSWORD, ip=f"10.0.3.{n}")
-
-    response = log_in("alice", ip="10.0.3.9")
-
-    assert TOO_MANY in response.content.decode()
-    assert not logged_in(response)
-
-
-# --- Per IP -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ip_blocked(log_in) -> str:
-    """Five failed attempts from one IP, each for another username (no username budget runs
-    out); returns the IP."""
-    ip = "10.0.4.1"
-    for n in range(5):
-        response = log_in(f"nobody{n}", WRONG_PASSWORD, ip=ip)
-        assert TOO_MANY not in response.content.decode()
-    return ip
-
-
-def test_sixth_attempt_from_one_ip_is_refused(ip_blocked, alice, log_in):
-    response = log_in("alice", ip=ip_blocked)
-
-    assert TOO_MANY in response.content.decode()
-    assert not logged_in(response)
-
-
-def test_another_ip_still_logs_in_when_one_ip_is_blocked(ip_blocked, alice, log_in):
-    response = log_in("alice", ip="10.0.4.2")
-
-    assert logged_in(response)
 
 
 # --- Pages and static files with DEBUG off ------------------------------------------------------

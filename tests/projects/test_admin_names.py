@@ -62,7 +62,7 @@ def test_control_characters_and_bidi_overrides_are_form_errors(admin_client, fie
     response = add(admin_client, UserFactory(), **{field: value})
 
     assert response.status_code == HTTPStatus.OK
-    assert "Must not contain control characters or bidirectional overrides" in (
+    assert "May not contain control characters or bidirectional overrides" in (
         response.content.decode()
     )
     assert not Project.objects.exists()

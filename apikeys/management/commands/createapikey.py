@@ -8,6 +8,7 @@ from django.utils import timezone
 from apikeys.management.cli import format_moment, option_errors, user_named
 from apikeys.scopes import SCOPES
 from apikeys.services import apikey_issue
+from apiproject.api.text import escape_unprintable
 
 MAX_EXPIRY_DAYS = 36500
 
@@ -74,7 +75,8 @@ class Command(BaseCommand):
             raise CommandError(option_errors(exc)) from None
         if options["verbosity"] >= 1:
             self.stderr.write(
-                f"Issued key {issued.api_key.prefix} for {user.username!r}, expires "
+                f"Issued key {issued.api_key.prefix} for "
+                f"'{escape_unprintable(user.username)}', expires "
                 f"{format_moment(expires_at) if expires_at else 'never'}. "
                 "Copy it now: it is not stored and cannot be shown again."
             )

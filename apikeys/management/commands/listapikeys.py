@@ -6,6 +6,7 @@ from django.utils import timezone
 from apikeys.management.cli import format_moment, render_table, user_named
 from apikeys.scopes import SCOPES
 from apikeys.selectors import apikey_list
+from apiproject.api.text import escape_unprintable
 
 HEADER = [
     "PREFIX",
@@ -35,8 +36,9 @@ class Command(BaseCommand):
         rows = [
             [
                 key.prefix,
-                key.name or "-",
-                key.owner.username,
+                # Stored text is printed escaped: it must not rewrite the operator's terminal.
+                escape_unprintable(key.name) or "-",
+                escape_unprintable(key.owner.username),
                 format_moment(key.created_at),
                 format_moment(key.last_used_at),
                 format_moment(key.expires_at),

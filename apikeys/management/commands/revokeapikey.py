@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from apikeys.management.cli import format_moment
 from apikeys.selectors import apikey_get_by_prefix
 from apikeys.services import apikey_revoke
+from apiproject.api.text import escape_unprintable
 
 
 class Command(BaseCommand):
@@ -24,7 +25,9 @@ class Command(BaseCommand):
         if options["verbosity"] < 1:
             return
         if revoked:
-            self.stdout.write(f"Revoked key {api_key.prefix} of {api_key.owner.username!r}.")
+            self.stdout.write(
+                f"Revoked key {api_key.prefix} of '{escape_unprintable(api_key.owner.username)}'."
+            )
         else:
             self.stdout.write(
                 f"Key {api_key.prefix} was already revoked at {format_moment(api_key.revoked_at)}."

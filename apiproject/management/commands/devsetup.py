@@ -1,4 +1,6 @@
+import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +14,9 @@ from users.models import User
 from users.selectors import user_get_by_username
 
 DEV_USERNAME = "dev"
+# Beside manage.py and git-ignored: the development admin password, made once and kept, so a
+# restart of `make run` neither changes it nor logs anyone out.
+PASSWORD_FILE = Path(settings.BASE_DIR) / ".dev-admin-password"
 DEV_KEY_NAME = "make run development key"
 SAMPLE_PROJECTS = [
     ("Website relaunch", "New landing pages and a faster checkout."),
@@ -24,26 +29,35 @@ SAMPLE_PROJECTS = [
 
 class Command(BaseCommand):
     help = (
-        "DEVELOPMENT ONLY (refuses to run unless DJANGO_DEBUG=1): ensure a staff user with "
-        "sample projects, issue a fresh development key (revoking the previous one) and print "
-        "a ready-to-paste curl line and the admin login."
+        "DEVELOPMENT ONLY (refuses to run unless DJANGO_DEBUG=1): ensure a superuser `dev` "
+        "with sample projects and a password kept in a git-ignored file, issue a fresh "
+        "development key (revoking the previous one) and print a ready-to-paste curl line "
+        "and the admin login."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--password-file",
+            type=Path,
+            default=None,
+            help=f"Where the admin password is kept (default: {PASSWORD_FILE.name} beside "
+            "manage.py); made on the first run.",
+        )
 
-    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+    def handle(self, *args: Any, base_url: str, password_file: Path | None, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("devsetup is for development only: set DJANGO_DEBUG=1")
-        password = secrets.token_urlsafe(12)
+        password = _kept_password(password_file or PASSWORD_FILE)
         with transaction.atomic():
             user = user_get_by_username(username=DEV_USERNAME)
             created = user is None
             if created:
                 user = User(username=DEV_USERNAME, email="dev@example.com")
             user.is_staff = user.is_superuser = user.is_active = True
-            # A new password on every run: no plaintext is kept anywhere to show again.
-            user.set_password(password)
+            # Set only when it differs: a new hash would end every session of `dev`.
+            if not user.check_password(password):
+                user.set_password(password)
             user.save()
             if created or not user.projects.exists():
                 Project.objects.bulk_create(
@@ -59,9 +73,10 @@ class Command(BaseCommand):
                 [
                     "",
                     "== DEVELOPMENT SETUP (DJANGO_DEBUG=1, not for production) ==",
-                    f"Staff user {DEV_USERNAME!r} ({'created' if created else 'exists'}), "
+                    f"Superuser {DEV_USERNAME!r} ({'created' if created else 'exists'}), "
                     f"{user.projects.count()} projects.",
-                    f"Admin:  {base_url}/admin/  user {DEV_USERNAME}  password {password}",
+                    f"Admin:  {base_url}/admin/  user {DEV_USERNAME}  password {password}"
+                    f"  (kept in {(password_file or PASSWORD_FILE).name})",
                     f"Docs:   {base_url}/api/docs",
                     f"API key (new on every run; the previous one is revoked): {issued.plaintext}",
                     "Try it:",
@@ -71,3 +86,17 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def _kept_password(path: Path) -> str:
+    """The development password kept at `path`, made (random, owner-only file) if missing."""
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        password = ""
+    if not password:
+        password = secrets.token_urlsafe(12)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as kept:
+            kept.write(password + "\n")
+    return password
