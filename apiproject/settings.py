@@ -246,9 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.APIKeyRateThrottle"],
     # OPTIONS answers 405 like any method an endpoint does not serve.
     "DEFAULT_METADATA_CLASS": None,
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
-        "apiproject.api.negotiation.QualityAwareContentNegotiation"
-    ),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": ("apiproject.api.negotiation.RFC9110ContentNegotiation"),
     "EXCEPTION_HANDLER": "apiproject.api.errors.api_exception_handler",
     # JSON is the only representation: no ?format= override (contract section 1).
     "URL_FORMAT_OVERRIDE": None,
