@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from users.emails import normalize_email
 from users.models import EMAIL_CI_UNIQUE, USERNAME_CI_UNIQUE, User
 
 _CONSTRAINT_FIELDS = {
@@ -11,7 +12,7 @@ _CONSTRAINT_FIELDS = {
 
 def user_create(*, username: str, email: str, password: str) -> User:
     """Create a user; a lost race for the username or email is a ValidationError, not a 500."""
-    user = User(username=username, email=User.objects.normalize_email(email))
+    user = User(username=username, email=normalize_email(email))
     user.set_password(password)
     try:
         with transaction.atomic():
