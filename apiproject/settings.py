@@ -10,6 +10,7 @@ Environment variables (README.md has the full list):
     API_RATE_LIMIT          requests per API key, default 100/m.
     API_FAILED_AUTH_RATE_LIMIT  failed authentications per client IP, default 60/m.
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
+    DJANGO_HSTS_SECONDS, DJANGO_SSL_REDIRECT  HSTS and the HTTPS redirect, off by default.
 """
 
 import os
@@ -107,10 +108,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every response, errors and health checks included, carries X-Request-ID.
     "apiproject.api.middleware.RequestIDMiddleware",
+    "apiproject.api.middleware.APIErrorMiddleware",
+    # Around the probes too, so they carry nosniff; it reads the Host header only to
+    # redirect to HTTPS, and the probes are exempt from that (SECURE_REDIRECT_EXEMPT).
+    "django.middleware.security.SecurityMiddleware",
     # Before anything validates the Host header: load balancers probe by IP.
     "apiproject.api.middleware.HealthCheckMiddleware",
-    "apiproject.api.middleware.APIErrorMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -285,6 +288,16 @@ if not DEBUG:
     # Behind TLS in production; `check --deploy` lists anything else that is missing.
     SESSION_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Every response says nosniff (Django's default, stated because the contract requires it).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS and the HTTPS redirect are the deployment's choice (off by default: the development
+# server and the tests speak plain HTTP). The redirect spares the probes, which load
+# balancers send over plain HTTP to the process.
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD")
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Logging ------------------------------------------------------------------------------------
 
