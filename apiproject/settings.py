@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from apiproject.api.rates import requests_per_minute
 
@@ -108,6 +109,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every response, errors and health checks included, carries X-Request-ID.
     "apiproject.api.middleware.RequestIDMiddleware",
+    # Inside the request id, outside everything else: one line for every answer.
+    "apiproject.api.access_log.AccessLogMiddleware",
     "apiproject.api.middleware.APIErrorMiddleware",
     # Around the probes too, so they carry nosniff; it reads the Host header only to
     # redirect to HTTPS, and the probes are exempt from that (SECURE_REDIRECT_EXEMPT).
@@ -301,21 +304,39 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Logging ------------------------------------------------------------------------------------
 
+LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT") or "text"
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "apiproject.api.request_id.RequestIDLogFilter"}},
     "formatters": {
-        "plain": {
+        "text": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        # One JSON object per line; the access line's fields (method, path, status,
+        # duration_ms, key_prefix) come along as keys of their own.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # Django's own records carry the request and server objects: not for a log line.
+            "reserved_attrs": [*RESERVED_ATTRS, "request", "server_time"],
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
         },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django logs every 4xx as a WARNING: the access line already says it, at INFO.
+        # 5xx stay (ERROR), beside our own line with the traceback.
+        "django.request": {"level": "ERROR"},
+    },
 }

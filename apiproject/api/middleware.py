@@ -79,7 +79,8 @@ class APIErrorMiddleware:
         try:
             request.get_host()
         except DisallowedHost as exc:
-            logger.warning("Disallowed host: %s", exc)
+            # A 4xx: the access line records it (at INFO); the reason only when debugging.
+            logger.debug("Disallowed host: %s", exc)
             return error_response(HTTPStatus.BAD_REQUEST, details="The Host header is not allowed")
         response = self.get_response(request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
