@@ -5,6 +5,7 @@ Environment variables (README.md has the full list):
     DJANGO_SECRET_KEY       required unless DJANGO_DEBUG=1.
     DJANGO_ALLOWED_HOSTS    comma-separated host names.
     DATABASE_URL            default: the embedded SQLite file db.sqlite3 beside manage.py.
+    DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT  seconds, default 3 and 5.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
     REDIS_URL               the shared cache for rate limits; unset: process memory.
     API_RATE_LIMIT          requests per API key, default 100/m.
@@ -153,6 +154,22 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Time limits (contract section 11), all shorter than gunicorn's worker timeout
+# (gunicorn.conf.py), so a hung database is answered with 503 rather than a killed worker.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_float("DATABASE_STATEMENT_TIMEOUT", 5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Our backend adds client-side deadlines: the server's statement_timeout cannot fire
+    # while the server itself hangs (apiproject/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "apiproject.postgresql"
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+        "options": f"-c statement_timeout={int(DATABASE_STATEMENT_TIMEOUT * 1000)}",
+        # Just past the server's limit, so a live server cancels a slow query itself.
+        "statement_deadline": DATABASE_STATEMENT_TIMEOUT + 0.25,
+        "health_check_deadline": DATABASE_CONNECT_TIMEOUT,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default serves a threaded development server: wait for the write lock
     # instead of failing with "database is locked", and take it when a transaction starts

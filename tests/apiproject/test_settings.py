@@ -63,7 +63,8 @@ def test_database_url_selects_postgresql():
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["django.db.backends.postgresql", "somedb"]
+    # Django's PostgreSQL backend with client-side deadlines (apiproject/postgresql/base.py).
+    assert result.stdout.splitlines() == ["apiproject.postgresql", "somedb"]
 
 
 def test_default_database_is_sqlite_beside_manage_py():
