@@ -15,11 +15,13 @@ from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
-# gthread: nginx buffers slow clients, so a worker thread is held only while the application
-# works; threads let a worker go on answering while one request waits on the database (up to
-# its deadline). `make serve`'s figures are in README.md ("Running in production").
+# gthread, one process per core, 8 threads each: nginx buffers slow clients, so a thread is
+# held only while the application works, and threads go on answering while others wait on a
+# hung database (up to 3 to 5.25 s each). Measured on 2 cores (README.md, "Running in
+# production"): gthread 2x8 served 250-290 req/s against 110-160 for 4 sync workers. Each
+# thread keeps one database connection: workers x threads per host.
 worker_class = "gthread"
-workers = int(os.environ.get("GUNICORN_WORKERS") or 2 * (os.cpu_count() or 1))
+workers = int(os.environ.get("GUNICORN_WORKERS") or max(2, os.cpu_count() or 1))
 threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 
 # After every database limit (apiproject/settings.py): a worker is killed only when its main
