@@ -112,6 +112,8 @@ MIDDLEWARE = [
     "apiproject.api.middleware.RequestIDMiddleware",
     # Inside the request id, outside everything else: one line for every answer.
     "apiproject.api.access_log.AccessLogMiddleware",
+    # Before the HTTPS redirect: a scraper with the token is answered over plain HTTP too.
+    "apiproject.api.metrics.MetricsMiddleware",
     "apiproject.api.middleware.APIErrorMiddleware",
     # Around the probes too, so they carry nosniff; it reads the Host header only to
     # redirect to HTTPS, and the probes are exempt from that (SECURE_REDIRECT_EXEMPT).
@@ -318,6 +320,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD")
 SECURE_SSL_REDIRECT = env_flag("DJANGO_SSL_REDIRECT")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# --- Metrics ------------------------------------------------------------------------------------
+
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token, nobody.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # --- Logging ------------------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ SOCKET="$RUN_DIR/gunicorn.sock"
 # Behind this nginx, exactly one proxy appends to X-Forwarded-For and sets X-Forwarded-Proto.
 export API_TRUSTED_PROXY_COUNT="${API_TRUSTED_PROXY_COUNT:-1}"
 export DJANGO_TRUST_X_FORWARDED_PROTO="${DJANGO_TRUST_X_FORWARDED_PROTO:-1}"
-export PROMETHEUS_MULTIPROC_DIR="$RUN_DIR/metrics"
+# gunicorn's workers keep their metrics here, summed when scraped (gunicorn.conf.py empties it).
+METRICS_DIR="$RUN_DIR/metrics"
 
 gunicorn_pid=""
 nginx_pid=""
@@ -44,7 +45,7 @@ sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@PORT@|$PORT|g" -e "s|@UPSTREAM@|unix:$SOC
   deploy/nginx.conf.template >"$RUN_DIR/nginx.conf"
 cp deploy/error_headers.conf "$RUN_DIR/error_headers.conf"
 
-"$PYTHON" -m gunicorn apiproject.wsgi --config gunicorn.conf.py --bind "unix:$SOCKET" &
+PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR" "$PYTHON" -m gunicorn apiproject.wsgi --config gunicorn.conf.py --bind "unix:$SOCKET" &
 gunicorn_pid=$!
 for _ in $(seq 1 100); do [ -S "$SOCKET" ] && break; sleep 0.1; done
 if [ ! -S "$SOCKET" ]; then

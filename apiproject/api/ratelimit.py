@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from apiproject.api.cache import CACHE_ERRORS
+from apiproject.api.metrics import CACHE_FAIL_OPENS
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,11 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
             request, group=group, key=lambda _group, _request: key, rate=rate, increment=True
         )
     except CACHE_ERRORS as exc:
+        CACHE_FAIL_OPENS.inc()
         logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
         return None
     if usage is None:
+        CACHE_FAIL_OPENS.inc()
         logger.warning("Rate limit not applied, the cache answered nothing")
         return None
     # django-ratelimit's window is named by its last second, which still belongs to it

@@ -3,6 +3,7 @@ test may freeze: started by the tests themselves, on free loopback ports, and st
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -136,6 +137,12 @@ class Stack:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def metrics_directory(self) -> Path:
+        """PROMETHEUS_MULTIPROC_DIR, in the runtime directory serve.sh announces."""
+        match = re.search(r"gunicorn on (\S+)/gunicorn\.sock", self.log())
+        assert match, "serve.sh did not announce its runtime directory"
+        return Path(match[1]) / "metrics"
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import pytest
 from tests.serving.stack import Stack, fetch, raw_request, serving_stack
 
 IP_BUDGET = 5
+METRICS_TOKEN = "stack-scrape-token"
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,8 @@ def stack(stack_postgresql, redis_url) -> Iterator[Stack]:
         DATABASE_URL=stack_postgresql.url,
         REDIS_URL=redis_url,
         API_FAILED_AUTH_RATE_LIMIT=f"{IP_BUDGET}/m",
+        METRICS_TOKEN=METRICS_TOKEN,
+        GUNICORN_WORKERS="2",
     ) as running:
         yield running
 
@@ -172,3 +175,35 @@ def test_a_forged_x_forwarded_for_does_not_choose_the_bucket(stack):
         statuses = list(pool.map(fail, [f"10.9.9.{i}" for i in range(IP_BUDGET + 1)]))
 
     assert statuses == [401] * IP_BUDGET + [429]
+
+
+# --- Metrics -------------------------------------------------------------------------------------
+
+
+def not_found_count(text: str) -> float:
+    prefix = 'api_requests_total{operation="apiproject.api.views.api_not_found",status="404"} '
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
+def test_metrics_add_up_every_workers_requests(stack):
+    scrape = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    before = not_found_count(fetch(f"{stack.base_url}/metrics", headers=scrape).body.decode())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: fetch(f"{stack.base_url}/api/v1/x").status, range(60)))
+    answer = fetch(f"{stack.base_url}/metrics", headers=scrape)
+
+    assert statuses == [404] * 60
+    assert answer.status == 200
+    assert not_found_count(answer.body.decode()) - before == 60
+    # Two worker processes keep values (one file each), which the scrape adds up.
+    assert len(list(stack.metrics_directory().glob("counter_*.db"))) == 2
+
+
+def test_metrics_without_the_token_are_an_unknown_path(stack):
+    metrics = fetch(f"{stack.base_url}/metrics")
+    unknown = fetch(f"{stack.base_url}/no-such-path")
+
+    assert metrics.status == unknown.status == 404
+    assert metrics.headers["content-type"] == unknown.headers["content-type"]
