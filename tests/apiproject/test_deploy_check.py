@@ -3,7 +3,7 @@ explains (contract section 11)."""
 
 import re
 
-from tests.processes import run_python
+from tests.processes import PROJECT_DIR, run_python
 
 # README.md, "Running in production": the environment of the recipe.
 PRODUCTION_ENVIRONMENT = {
@@ -29,8 +29,6 @@ def test_check_deploy_warns_only_about_what_the_readme_explains():
 
 
 def test_the_readme_explains_each_remaining_warning():
-    from tests.processes import PROJECT_DIR
-
     readme = (PROJECT_DIR / "README.md").read_text()
 
     assert all(check_id in readme for check_id in EXPLAINED)
