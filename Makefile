@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test bench lint format collectstatic clean
+.PHONY: install install-dev run serve test bench lint format collectstatic clean
 
 # Reinstalled whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -26,6 +26,12 @@ run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py devsetup --base-url http://$(HOST):$(PORT)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The production stack in the foreground: nginx on 127.0.0.1:$PORT (default 8080) in front of gunicorn,
+# against DATABASE_URL and REDIS_URL (README: Running in production). Ctrl-C stops it.
+SERVE_PORT = $(if $(filter file,$(origin PORT)),8080,$(PORT))
+serve: install
+	PORT=$(SERVE_PORT) deploy/serve.sh
 
 # The whole test suite; PYTEST_ARGS adds pytest options (e.g. PYTEST_ARGS="-k users -x").
 test: install-dev

@@ -25,6 +25,9 @@ from users.models import User
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 ISSUE_ATTEMPTS = 5
+# Compared against when a prefix names no key, so that a miss does the same work as a known
+# prefix with a wrong secret: timing must not tell which prefixes exist (contract section 11).
+UNKNOWN_PREFIX_DIGEST = keys.digest(f"{keys.KEY_SCHEME}_no-such-key")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def apikey_verify(*, plaintext: str) -> APIKey | None:
     """The usable key (with its owner loaded) that `plaintext` is, or None.
 
     The checksum first (no query for a mistyped or made-up key), then one indexed query by
-    prefix, then a constant-time comparison of digests.
+    prefix, then a constant-time comparison of digests, made for an unknown prefix too.
     """
     prefix = keys.checked_prefix(plaintext)
     if prefix is None:
@@ -138,8 +141,10 @@ def apikey_verify(*, plaintext: str) -> APIKey | None:
     try:
         api_key = APIKey.objects.select_related("owner").get(prefix=prefix)
     except APIKey.DoesNotExist:
-        return None
-    if not hmac.compare_digest(api_key.digest, keys.digest(plaintext)):
+        api_key = None
+    stored = api_key.digest if api_key is not None else UNKNOWN_PREFIX_DIGEST
+    matches = hmac.compare_digest(stored, keys.digest(plaintext))
+    if api_key is None or not matches:
         return None
     now = timezone.now()
     if api_key.status_at(now) != APIKey.Status.ACTIVE or not api_key.owner.is_active:

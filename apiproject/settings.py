@@ -5,6 +5,7 @@ Environment variables (README.md has the full list):
     DJANGO_SECRET_KEY       required unless DJANGO_DEBUG=1.
     DJANGO_ALLOWED_HOSTS    comma-separated host names.
     DATABASE_URL            default: the embedded SQLite file db.sqlite3 beside manage.py.
+    DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT  seconds, default 3 and 5.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
     REDIS_URL               the shared cache for rate limits; unset: process memory.
     API_RATE_LIMIT          requests per API key, default 100/m.
@@ -12,6 +13,7 @@ Environment variables (README.md has the full list):
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
     API_PROJECTS_PER_USER   the most projects one user may own, default 10000.
     API_KEYS_PER_USER       the most active keys one user may hold, default 100.
+    DJANGO_HSTS_SECONDS, DJANGO_SSL_REDIRECT  HSTS and the HTTPS redirect, off by default.
 """
 
 import os
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from apiproject.api.rates import requests_per_minute
 
@@ -110,10 +113,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every response, errors and health checks included, carries X-Request-ID.
     "apiproject.api.middleware.RequestIDMiddleware",
+    # Inside the request id, outside everything else: one line for every answer.
+    "apiproject.api.access_log.AccessLogMiddleware",
+    # Before the HTTPS redirect: a scraper with the token is answered over plain HTTP too.
+    "apiproject.api.metrics.MetricsMiddleware",
+    "apiproject.api.middleware.APIErrorMiddleware",
+    # Around the probes too, so they carry nosniff; it reads the Host header only to
+    # redirect to HTTPS, and the probes are exempt from that (SECURE_REDIRECT_EXEMPT).
+    "django.middleware.security.SecurityMiddleware",
     # Before anything validates the Host header: load balancers probe by IP.
     "apiproject.api.middleware.HealthCheckMiddleware",
-    "apiproject.api.middleware.APIErrorMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -150,6 +159,22 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Time limits (contract section 11), all shorter than gunicorn's worker timeout
+# (gunicorn.conf.py), so a hung database is answered with 503 rather than a killed worker.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_float("DATABASE_STATEMENT_TIMEOUT", 5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Our backend adds client-side deadlines: the server's statement_timeout cannot fire
+    # while the server itself hangs (apiproject/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "apiproject.postgresql"
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+        "options": f"-c statement_timeout={int(DATABASE_STATEMENT_TIMEOUT * 1000)}",
+        # Just past the server's limit, so a live server cancels a slow query itself.
+        "statement_deadline": DATABASE_STATEMENT_TIMEOUT + 0.25,
+        "health_check_deadline": DATABASE_CONNECT_TIMEOUT,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default serves a threaded development server: wait for the write lock
     # instead of failing with "database is locked", and take it when a transaction starts
@@ -264,9 +289,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.APIKeyRateThrottle"],
     # OPTIONS answers 405 like any method an endpoint does not serve.
     "DEFAULT_METADATA_CLASS": None,
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
-        "apiproject.api.negotiation.QualityAwareContentNegotiation"
-    ),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": ("apiproject.api.negotiation.RFC9110ContentNegotiation"),
     "EXCEPTION_HANDLER": "apiproject.api.errors.api_exception_handler",
     # JSON is the only representation: no ?format= override (contract section 1).
     "URL_FORMAT_OVERRIDE": None,
@@ -305,23 +328,51 @@ if not DEBUG:
     # Behind TLS in production; `check --deploy` lists anything else that is missing.
     SESSION_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Every response says nosniff (Django's default, stated because the contract requires it).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS and the HTTPS redirect are the deployment's choice (off by default: the development
+# server and the tests speak plain HTTP). The redirect spares the probes, which load
+# balancers send over plain HTTP to the process.
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD")
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# --- Metrics ------------------------------------------------------------------------------------
+
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token, nobody.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # --- Logging ------------------------------------------------------------------------------------
+
+LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT") or "text"
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "apiproject.api.request_id.RequestIDLogFilter"}},
     "formatters": {
-        "plain": {
+        "text": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        # One JSON object per line; the access line's fields (method, path, status,
+        # duration_ms, key_prefix) come along as keys of their own.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # Django's own records carry the request and server objects: not for a log line.
+            "reserved_attrs": [*RESERVED_ATTRS, "request", "server_time"],
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
         },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
@@ -329,10 +380,12 @@ LOGGING = {
         # Through the root handler only: Django's own console handler (on with DEBUG) would
         # print every django.* line a second time.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Django logs every 4xx as a WARNING: the access line already says it, at INFO.
+        # 5xx stay (ERROR), beside our own line with the traceback.
+        "django.request": {"level": "ERROR"},
     },
 }
 if DEBUG:
-    # The development server logs each request once (django.server); django.request would
-    # log each 4xx again. Its 5xx lines (with the traceback) stay.
-    LOGGING["filters"]["server_errors_only"] = {"()": "apiproject.api.logfilters.ServerErrorsOnly"}
-    LOGGING["loggers"]["django.request"] = {"filters": ["server_errors_only"]}
+    # The development server logs each request itself (django.server); the access line says
+    # the same, so a request is one line in the console. Its errors stay.
+    LOGGING["loggers"]["django.server"] = {"level": "ERROR"}

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apiproject.api.serializers import EmailStringField, StrictSerializer, StringField
+from users.emails import normalize_email
 from users.models import User
 from users.selectors import user_email_taken, user_username_taken
 
@@ -49,7 +50,7 @@ class UserCreateSerializer(StrictSerializer):
 
     def validate_email(self, email: str) -> str:
         # As stored: lowercasing the domain can lengthen it ("İ" becomes two characters).
-        normalized = User.objects.normalize_email(email)
+        normalized = normalize_email(email)
         max_length = User._meta.get_field("email").max_length
         if len(normalized) > max_length:
             raise serializers.ValidationError(

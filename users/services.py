@@ -3,6 +3,7 @@ from django.db import IntegrityError, transaction
 
 from apiproject.api.db import violated_constraint
 from users.authority import user_may_change_user
+from users.emails import normalize_email
 from users.models import EMAIL_CI_UNIQUE, USERNAME_CI_UNIQUE, User
 
 # The columns of a user whose change the authority rule judges ("password" is the hash).
@@ -25,7 +26,7 @@ _CONSTRAINT_FIELDS = {
 
 def user_create(*, username: str, email: str, password: str) -> User:
     """Create a user; a lost race for the username or email is a ValidationError, not a 500."""
-    user = User(username=username, email=User.objects.normalize_email(email))
+    user = User(username=username, email=normalize_email(email))
     user.set_password(password)
     try:
         with transaction.atomic():

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apiproject.api.errors import error_response
 from apiproject.api.health import healthz, readyz
+from apiproject.api.metrics import DATABASE_UNAVAILABLE
 from apiproject.api.request_id import REQUEST_ID_HEADER, current_request_id, request_id_from
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ class APIErrorMiddleware:
         try:
             request.get_host()
         except DisallowedHost as exc:
-            logger.warning("Disallowed host: %s", exc)
+            # A 4xx: the access line records it (at INFO); the reason only when debugging.
+            logger.debug("Disallowed host: %s", exc)
             return error_response(HTTPStatus.BAD_REQUEST, details="The Host header is not allowed")
         response = self.get_response(request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
@@ -95,6 +97,7 @@ class APIErrorMiddleware:
         if not is_api_request(request):
             return None
         if isinstance(exception, OperationalError | InterfaceError):
+            DATABASE_UNAVAILABLE.inc()
             logger.error("Database unavailable", exc_info=exception)
             return error_response(
                 HTTPStatus.SERVICE_UNAVAILABLE, details="The database cannot be reached"

@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from apiproject.api.cache import CACHE_ERRORS
+from apiproject.api.metrics import CACHE_FAIL_OPENS
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ def _usage(
             request, group=group, key=lambda _group, _request: key, rate=rate, increment=increment
         )
     except CACHE_ERRORS as exc:
+        CACHE_FAIL_OPENS.inc()
         logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
         return None
     if usage is None:
+        CACHE_FAIL_OPENS.inc()
         logger.warning("Rate limit not applied, the cache answered nothing")
         return None
     # django-ratelimit's window is named by its last second, which still belongs to it
@@ -144,27 +147,55 @@ def failures_clear(*, group: str, key: str, window: int) -> None:
 
 
 def client_ip(request: Any) -> str:
-    """The client's address: the socket's peer, or the Nth X-Forwarded-For hop from the right
-    behind N trusted proxies. IPv6 addresses count by their /64 network."""
-    address = request.META.get("REMOTE_ADDR") or ""
+    """The client's address (contract section 6): the socket's peer, or the Nth
+    X-Forwarded-For hop from the right behind N trusted proxies, read as an IP address.
+
+    IPv4-mapped IPv6 addresses count as their IPv4 address (a dual-stack bind reports every
+    IPv4 peer that way), other IPv6 addresses by their /64 network.
+    """
+    peer = request.META.get("REMOTE_ADDR") or ""
+    ip = parse_ip(peer)
     trusted_proxies = settings.API_TRUSTED_PROXY_COUNT
     if trusted_proxies:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        # Fewer hops than proxies: the request did not come through them all, so the
-        # forwarded addresses cannot be trusted and the peer's address counts.
-        if len(hops) >= trusted_proxies:
-            address = hops[-trusted_proxies]
-    if not address:
-        return NO_PEER_ADDRESS
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
+        # Fewer hops than proxies: the request did not come through them all; a hop that is
+        # no IP address was not written by our proxy. Either way the peer's address counts.
+        if len(hops) >= trusted_proxies and (hop := parse_ip(hops[-trusted_proxies])):
+            ip = hop
+    if ip is None:
+        return peer[:64] if peer else NO_PEER_ADDRESS
     if ip.version == 6:
         network = ipaddress.ip_network(f"{ip}/{IPV6_NETWORK_PREFIX}", strict=False)
         return str(network.network_address)
     return str(ip)
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`text` as an IP address, its port and brackets dropped (`1.2.3.4:5678`, `[::1]:80`)
+    and an IPv4-mapped IPv6 address unwrapped; None when it is no IP address."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not _is_port_suffix(rest)):
+            return None
+        text = host
+    elif text.count(":") == 1:  # IPv4 with a port; an IPv6 address has two colons or more
+        host, _, port = text.partition(":")
+        if not _is_port_suffix(f":{port}"):
+            return None
+        text = host
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_port_suffix(text: str) -> bool:
+    return len(text) > 1 and text[0] == ":" and text[1:].isascii() and text[1:].isdigit()
 
 
 class CountingThrottle(BaseThrottle):

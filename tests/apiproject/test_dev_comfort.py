@@ -159,7 +159,7 @@ def test_the_development_server_logs_a_4xx_once(tmp_path):
         for path in ["/api/v1/no-such-thing", "/api/v1/projects"]:  # 404, 401
             with pytest.raises(urllib.error.HTTPError):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
-            wait_for(f'"GET {path} HTTP/1.1"')
+            wait_for(f"GET {path} 40")  # our access line (django.server is quiet)
     finally:
         server.terminate()
         server.wait(timeout=10)

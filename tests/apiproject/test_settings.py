@@ -91,7 +91,8 @@ def test_database_url_selects_postgresql():
         DATABASE_URL="postgres://someone:pw@db.example:5432/somedb",
     )
 
-    assert printed == ["django.db.backends.postgresql", "somedb"]
+    # Django's PostgreSQL backend with client-side deadlines (apiproject/postgresql/base.py).
+    assert printed == ["apiproject.postgresql", "somedb"]
 
 
 def test_default_database_is_sqlite_beside_manage_py():

@@ -1,0 +1,64 @@
+"""A database that hangs (stopped, not refusing) gets 503 envelopes within the time limits,
+never a dropped connection, and the stack recovers by itself (contract section 11)."""
+
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from apikeys import keys
+from tests.serving.stack import fetch, private_postgresql, serving_stack
+
+API_DEADLINE = 6.0  # connect 3 s, health check 3 s, statement 5 s (+0.25 s)
+READYZ_DEADLINE = 4.0
+
+
+@pytest.fixture
+def frozen_stack(redis_url):
+    # A cluster of its own: this test stops it, and no other test may depend on it.
+    with private_postgresql() as cluster:
+        with serving_stack(DATABASE_URL=cluster.url, REDIS_URL=redis_url) as stack:
+            yield cluster, stack
+
+
+def test_a_hung_database_gets_503_in_time_and_recovers(frozen_stack):
+    cluster, stack = frozen_stack
+    # Well formed, checksum right, prefix unknown: its check is a query by prefix.
+    made_up = {"Authorization": f"Bearer {keys.generate(keys.generate_prefix())}"}
+    api_url = f"{stack.base_url}/api/v1/projects"
+    readyz_url = f"{stack.base_url}/readyz"
+
+    def wave() -> tuple[list, list]:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            api = [pool.submit(fetch, api_url, headers=made_up) for _ in range(6)]
+            ready = [pool.submit(fetch, readyz_url) for _ in range(2)]
+            return [f.result() for f in api], [f.result() for f in ready]
+
+    # Every worker thread holds a kept connection to the live database first.
+    api, ready = wave()
+    assert {a.status for a in api} == {401}
+    assert {a.status for a in ready} == {200}
+
+    cluster.signal_all(signal.SIGSTOP)
+    try:
+        frozen_waves = [wave(), wave()]  # the second on connections opened while frozen
+    finally:
+        cluster.signal_all(signal.SIGCONT)
+
+    for api, ready in frozen_waves:
+        assert [a.status for a in api] == [503] * len(api), [a.status for a in api]
+        assert all(a.json()["error"]["code"] == "service_unavailable" for a in api)
+        assert all(a.headers.get("x-request-id") for a in api)
+        assert max(a.seconds for a in api) < API_DEADLINE, [a.seconds for a in api]
+        assert [a.status for a in ready] == [503] * len(ready)
+        assert max(a.seconds for a in ready) < READYZ_DEADLINE, [a.seconds for a in ready]
+
+    deadline = time.monotonic() + 20
+    while fetch(readyz_url, timeout=5).status != 200:
+        assert time.monotonic() < deadline, "the stack did not recover"
+        time.sleep(0.2)
+    api, ready = wave()
+    assert {a.status for a in api} == {401}
+    assert {a.status for a in ready} == {200}
+    assert "WORKER TIMEOUT" not in stack.log()
