@@ -218,7 +218,7 @@ class APIKeyAdmin(admin.ModelAdmin):
             token = ""  # not this session's (expired, forged): issue once, like any form
         form = self.get_form(request, None, change=False)(request.POST)
         if form.is_valid():
-            if token and not _claim_issue_token(request, token):
+            if token and not claim_issue_token(request, token):
                 return self.already_issued_response(request, prefix=None)
             try:
                 issued = apikey_issue(
@@ -414,7 +414,7 @@ def _new_issue_token(request: HttpRequest) -> str:
     return token
 
 
-def _claim_issue_token(request: HttpRequest, token: str) -> bool:
+def claim_issue_token(request: HttpRequest, token: str) -> bool:
     """True for the one request that may issue with `token`."""
     claim = hashlib.sha256(f"{request.session.session_key}:{token}".encode()).hexdigest()
     try:

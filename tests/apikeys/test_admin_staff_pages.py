@@ -83,7 +83,7 @@ def test_a_second_request_while_the_first_is_still_issuing_makes_no_key(
 ):
     data = add_form(owner, form_token(root_client))
     # A double click: the first request has claimed the token and not finished yet.
-    monkeypatch.setattr(apikeys_admin, "_claim_issue_token", lambda request, token: False)
+    monkeypatch.setattr(apikeys_admin, "claim_issue_token", lambda request, token: False)
 
     response = root_client.post(ADD_URL, data)
 
@@ -96,10 +96,10 @@ def test_a_token_is_claimed_once_per_session():
     request = SimpleNamespace(session=SimpleNamespace(session_key="session-a"))
     other_session = SimpleNamespace(session=SimpleNamespace(session_key="session-b"))
 
-    claims = [apikeys_admin._claim_issue_token(request, "t") for _ in range(3)]
+    claims = [apikeys_admin.claim_issue_token(request, "t") for _ in range(3)]
 
     assert claims == [True, False, False]
-    assert apikeys_admin._claim_issue_token(other_session, "t") is True
+    assert apikeys_admin.claim_issue_token(other_session, "t") is True
 
 
 def test_a_form_with_errors_keeps_its_token_and_then_issues_once(root_client, owner):
