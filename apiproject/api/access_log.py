@@ -47,8 +47,8 @@ class AccessLogMiddleware:
             "key_prefix": key_prefix(request),
         }
         logger.info(
-            "%(method)s %(path)s %(status)s %(duration_ms)sms key=%(key_prefix)s",
-            fields,
+            "%(method)s %(path)s %(status)s %(duration_ms)sms key=%(key)s",
+            {**fields, "key": fields["key_prefix"] or "-"},  # "-": no valid key
             extra=fields,
         )
         return response

@@ -45,6 +45,7 @@ def test_a_4xx_is_logged_once_at_info(caplog, db, client):
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert [(r.name, r.levelno) for r in caplog.records] == [(ACCESS_LOGGER, logging.INFO)]
     assert access_lines(caplog)[0].key_prefix is None
+    assert access_lines(caplog)[0].getMessage().endswith(" key=-")
 
 
 def test_a_forged_line_break_in_the_path_stays_on_one_line(caplog, db, client):
