@@ -7,11 +7,13 @@ from html.parser import HTMLParser
 from http import HTTPStatus
 
 from django.db.models import Model
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
+from users.models import User
 
 # The contract's table of errors (section 5): code -> message.
 MESSAGES = {
@@ -152,6 +154,12 @@ def changelist(response) -> ChangeList:
     objects = list(response.context["cl"].result_list)
     assert len(table.rows) == len(objects), "the page shows other rows than it lists"
     return ChangeList(headers=table.headers, rows=table.rows, objects=objects)
+
+
+def logged_in(client: Client, user: User) -> Client:
+    """The client (pytest-django's `client`, say), logged in to admin as `user`."""
+    client.force_login(user)
+    return client
 
 
 def assert_read_only_page(response, *fields: str) -> None:

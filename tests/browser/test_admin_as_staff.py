@@ -2,18 +2,17 @@
 Copy button, never issued twice by a reload, revoked with a button that looks destructive;
 the key list, the issued page and a key's page without horizontal scrolling."""
 
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]{8}_[A-Za-z0-9]{49}")
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -81,7 +80,7 @@ def test_issue_copy_reload_and_revoke_a_key(live_server, base_url, page, people,
     page.wait_for_selector("#issued-api-key")
     plaintext = page.input_value("#issued-api-key")
     shoot(page, "issued", tmp_path)
-    assert KEY_FORMAT.fullmatch(plaintext)
+    assert KEY_PATTERN.fullmatch(plaintext)
     assert no_horizontal_scroll(page) <= VIEWPORT["width"]
 
     page.click("#copy-api-key")
