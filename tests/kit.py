@@ -1,11 +1,14 @@
 """Plain helpers shared by the tests: reading the API's answers and the admin's change lists,
 and sending requests with a key. Fixtures live in conftest.py, factories in factories.py."""
 
+import io
 import json
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from http import HTTPStatus
 
+from django.core.management import call_command
 from django.db.models import Model
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -79,6 +82,23 @@ def padded_json(size: int, **overrides: object) -> bytes:
     text = json.dumps(new_user_body(**overrides))
     assert len(text) <= size
     return (text + " " * (size - len(text))).encode()
+
+
+# --- Commands and text ---------------------------------------------------------------------------
+
+
+def run_command(command: str, *args: str) -> tuple[str, str]:
+    """call_command, returning (stdout, stderr)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command(command, *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def found(pattern: re.Pattern[str], text: str) -> str:
+    """The first group of `pattern`'s first match in `text`, which must have one."""
+    match = pattern.search(text)
+    assert match, text
+    return match.group(1)
 
 
 # --- Keys ---------------------------------------------------------------------------------------
