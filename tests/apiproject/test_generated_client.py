@@ -258,12 +258,14 @@ def test_users(generated: GeneratedClient, server: Server):
 def test_projects(generated: GeneratedClient, server: Server):
     models, key = generated.models, server.alice_key
 
-    created = generated.call(
-        "v1_projects_create",
-        key,
-        body=models.ProjectWrite(name="  Apollo ", description="To the moon"),
-        idempotency_key="create-apollo",
-    )
+    def create(body, **options: str):
+        return generated.call("v1_projects_create", key, body=body, **options)
+
+    def create_apollo():
+        body = models.ProjectWrite(name="  Apollo ", description="To the moon")
+        return create(body, idempotency_key="create-apollo")
+
+    created = create_apollo()
     assert created.status_code == HTTPStatus.CREATED
     apollo = documented(created.parsed)
     assert isinstance(apollo, models.Project)
@@ -274,41 +276,25 @@ def test_projects(generated: GeneratedClient, server: Server):
     assert "Idempotent-Replayed" not in created.headers
 
     # The retry of that POST: the kept answer, marked as replayed, and no second project.
-    replayed = generated.call(
-        "v1_projects_create",
-        key,
-        body=models.ProjectWrite(name="  Apollo ", description="To the moon"),
-        idempotency_key="create-apollo",
-    )
+    replayed = create_apollo()
     assert replayed.status_code == HTTPStatus.CREATED
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert documented(replayed.parsed) == apollo
 
     # The same Idempotency-Key for another body: 422.
     error_of(
-        generated.call(
-            "v1_projects_create",
-            key,
-            body=models.ProjectWrite(name="Gemini"),
-            idempotency_key="create-apollo",
-        ),
+        create(models.ProjectWrite(name="Gemini"), idempotency_key="create-apollo"),
         HTTPStatus.UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",
     )
 
     # Description absent, and null: both "".
-    gemini = documented(
-        generated.call("v1_projects_create", key, body=models.ProjectWrite(name="Gemini")).parsed
-    )
-    mercury = documented(
-        generated.call(
-            "v1_projects_create", key, body=models.ProjectWrite(name="Mercury", description=None)
-        ).parsed
-    )
+    gemini = documented(create(models.ProjectWrite(name="Gemini")).parsed)
+    mercury = documented(create(models.ProjectWrite(name="Mercury", description=None)).parsed)
     assert gemini.description == mercury.description == ""
 
     error = error_of(
-        generated.call("v1_projects_create", key, body=models.ProjectWrite(name="apollo")),
+        create(models.ProjectWrite(name="apollo")),
         HTTPStatus.BAD_REQUEST,
         "invalid_request",
     )

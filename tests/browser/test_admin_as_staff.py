@@ -11,7 +11,8 @@ from django.utils import timezone
 from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.browser.admin import log_in
+from tests.factories import UserFactory
 
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -48,14 +49,6 @@ def people(transactional_db):
         ).api_key
         APIKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
     return staff, customer
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEFAULT_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def no_horizontal_scroll(page) -> int:
