@@ -49,7 +49,7 @@ def root(db: None) -> User:
 
 @pytest.fixture
 def other_staff(db: None) -> User:
-    return UserFactory(staff=True, permissions=["users.add_user"], username="ops")
+    return UserFactory(username="ops", staff=True, permissions=["users.add_user"])
 
 
 @pytest.fixture
@@ -61,26 +61,26 @@ def customer(db: None) -> User:
 def issuer(db: None) -> User:
     """Staff whose only rights are apikeys.add_apikey and users.view_user."""
     return UserFactory(
-        staff=True, permissions=["apikeys.add_apikey", "users.view_user"], username="issuer"
+        username="issuer", staff=True, permissions=["apikeys.add_apikey", "users.view_user"]
     )
-
-
-@pytest.fixture
-def issuer_client(client: Client, issuer: User) -> Client:
-    return logged_in(client, issuer)
 
 
 @pytest.fixture
 def keeper(db: None) -> User:
     """Staff who may look at, change and revoke keys (no superuser)."""
     return UserFactory(
-        staff=True, permissions=["apikeys.view_apikey", "apikeys.change_apikey"], username="keeper"
+        username="keeper", staff=True, permissions=["apikeys.view_apikey", "apikeys.change_apikey"]
     )
 
 
 @pytest.fixture
 def keeper_client(client: Client, keeper: User) -> Client:
     return logged_in(client, keeper)
+
+
+@pytest.fixture
+def issuer_client(client: Client, issuer: User) -> Client:
+    return logged_in(client, issuer)
 
 
 # --- Issuing: the attack of the issue (a key issuer mints a superuser's key) ---------------------
