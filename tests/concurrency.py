@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.db import connection
 from rest_framework.test import APIClient
 
+from tests.kit import bearer_client
+
 Send = Callable[[APIClient], object]
 
 
@@ -17,8 +19,7 @@ def simultaneously(plaintext_key: str, sends: list[Send]) -> list[object]:
     outcomes: list[object] = [None] * len(sends)
 
     def run(index: int, send: Send) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext_key}")
+        client = bearer_client(plaintext_key)
         try:
             barrier.wait(timeout=10)
             outcomes[index] = send(client)

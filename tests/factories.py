@@ -28,11 +28,16 @@ class UserFactory(factory.django.DjangoModelFactory):
         staff = factory.Trait(is_staff=True)
 
     @factory.post_generation
-    def permissions(self, create: bool, codenames: list[str] | None, **kwargs: object) -> None:
-        if create and codenames:
-            self.user_permissions.add(
-                *Permission.objects.filter(content_type__app_label="users", codename__in=codenames)
-            )
+    def permissions(self, create: bool, names: list[str] | None, **kwargs: object) -> None:
+        """`permissions=[...]`: exactly these, each a users codename or an `app.codename`."""
+        if create and names:
+            self.user_permissions.add(*(permission(name) for name in names))
+
+
+def permission(name: str) -> Permission:
+    """The permission `codename` of the users app, or `app.codename` of any app."""
+    app_label, _, codename = name.rpartition(".")
+    return Permission.objects.get(content_type__app_label=app_label or "users", codename=codename)
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

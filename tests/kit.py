@@ -1,17 +1,22 @@
 """Plain helpers shared by the tests: reading the API's answers and the admin's change lists,
 and sending requests with a key. Fixtures live in conftest.py, factories in factories.py."""
 
+import io
 import json
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from http import HTTPStatus
 
+from django.core.management import call_command
 from django.db.models import Model
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
+from users.models import User
 
 # The contract's table of errors (section 5): code -> message.
 MESSAGES = {
@@ -77,6 +82,23 @@ def padded_json(size: int, **overrides: object) -> bytes:
     text = json.dumps(new_user_body(**overrides))
     assert len(text) <= size
     return (text + " " * (size - len(text))).encode()
+
+
+# --- Commands and text ---------------------------------------------------------------------------
+
+
+def run_command(command: str, *args: str) -> tuple[str, str]:
+    """call_command, returning (stdout, stderr)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command(command, *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def found(pattern: re.Pattern[str], text: str) -> str:
+    """The first group of `pattern`'s first match in `text`, which must have one."""
+    match = pattern.search(text)
+    assert match, text
+    return match.group(1)
 
 
 # --- Keys ---------------------------------------------------------------------------------------
@@ -152,6 +174,12 @@ def changelist(response) -> ChangeList:
     objects = list(response.context["cl"].result_list)
     assert len(table.rows) == len(objects), "the page shows other rows than it lists"
     return ChangeList(headers=table.headers, rows=table.rows, objects=objects)
+
+
+def logged_in(client: Client, user: User) -> Client:
+    """The client (pytest-django's `client`, say), logged in to admin as `user`."""
+    client.force_login(user)
+    return client
 
 
 def assert_read_only_page(response, *fields: str) -> None:

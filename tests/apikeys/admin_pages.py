@@ -7,15 +7,12 @@ from http import HTTPStatus
 
 import time_machine
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
-from django.test import Client
 from django.urls import reverse
 
 from apikeys.models import APIKey
 from apikeys.scopes import SCOPES
 from apikeys.services import apikey_revoke
-from tests.factories import UserFactory
 from tests.kit import get_projects
 from users.models import User
 
@@ -69,20 +66,6 @@ def change_form(api_key: APIKey, **fields: str) -> dict[str, object]:
 
 def action_form(*api_keys: APIKey, action: str = "revoke_selected") -> dict[str, object]:
     return {"action": action, "index": "0", "_selected_action": [key.pk for key in api_keys]}
-
-
-def staff_with(*codenames: str, **fields: object) -> User:
-    """A staff user (not a superuser) holding these apikeys permissions and no other."""
-    user = UserFactory(staff=True, **fields)
-    user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="apikeys", codename__in=codenames)
-    )
-    return user
-
-
-def logged_in(client: Client, user: User) -> Client:
-    client.force_login(user)
-    return client
 
 
 def read_only_values(response) -> dict[str, str]:

@@ -10,11 +10,9 @@ from tests.apikeys.admin_pages import (
     ADD_URL,
     EARLIER_REVOCATION,
     add_form,
-    logged_in,
-    staff_with,
 )
 from tests.factories import APIKeyFactory, UserFactory
-from tests.kit import key_in
+from tests.kit import key_in, logged_in
 from users.models import User
 
 
@@ -54,4 +52,4 @@ def issued_in_admin(superuser_client: Client, owner: User) -> IssuedInAdmin:
 
 @pytest.fixture
 def view_only_client(client: Client) -> Client:
-    return logged_in(client, staff_with("view_apikey"))
+    return logged_in(client, UserFactory(staff=True, permissions=["apikeys.view_apikey"]))

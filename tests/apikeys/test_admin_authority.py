@@ -4,47 +4,33 @@ staff nor superusers. Each rule is tried the way an attacker would: with forged 
 not only through what the pages offer."""
 
 import io
-import re
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue, apikey_revoke, apikey_update, apikeys_revoke
-from tests.apikeys.admin_pages import add_form
+from tests.apikeys.admin_pages import (
+    ADD_URL,
+    CHANGELIST_URL,
+    action_form,
+    add_form,
+    change_form,
+    change_url,
+    revoke_url,
+)
 from tests.factories import UserFactory
+from tests.kit import logged_in
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-ADD_URL = reverse("admin:apikeys_apikey_add")
-CHANGELIST_URL = reverse("admin:apikeys_apikey_changelist")
 AUTOCOMPLETE_URL = reverse("admin:autocomplete")
-KEY_IN_TEXT = re.compile(r"ak_[A-Za-z0-9]{8}_[A-Za-z0-9]{49}")
-
-
-def staff_with(*permissions: str, **fields: object) -> User:
-    """A staff user (not a superuser) holding exactly these `app.codename` permissions."""
-    user = UserFactory(staff=True, **fields)
-    for permission in permissions:
-        app_label, codename = permission.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
-
-
-def change_url(api_key: APIKey) -> str:
-    return reverse("admin:apikeys_apikey_change", args=[api_key.pk])
-
-
-def revoke_url(api_key: APIKey) -> str:
-    return reverse("admin:apikeys_apikey_revoke", args=[api_key.pk])
 
 
 def autocomplete_ids(client: Client, term: str = "") -> set[int]:
@@ -63,7 +49,7 @@ def root(db: None) -> User:
 
 @pytest.fixture
 def other_staff(db: None) -> User:
-    return staff_with("users.add_user", username="ops")
+    return UserFactory(username="ops", staff=True, permissions=["users.add_user"])
 
 
 @pytest.fixture
@@ -74,25 +60,27 @@ def customer(db: None) -> User:
 @pytest.fixture
 def issuer(db: None) -> User:
     """Staff whose only rights are apikeys.add_apikey and users.view_user."""
-    return staff_with("apikeys.add_apikey", "users.view_user", username="issuer")
-
-
-@pytest.fixture
-def issuer_client(client: Client, issuer: User) -> Client:
-    client.force_login(issuer)
-    return client
+    return UserFactory(
+        username="issuer", staff=True, permissions=["apikeys.add_apikey", "users.view_user"]
+    )
 
 
 @pytest.fixture
 def keeper(db: None) -> User:
     """Staff who may look at, change and revoke keys (no superuser)."""
-    return staff_with("apikeys.view_apikey", "apikeys.change_apikey", username="keeper")
+    return UserFactory(
+        username="keeper", staff=True, permissions=["apikeys.view_apikey", "apikeys.change_apikey"]
+    )
 
 
 @pytest.fixture
 def keeper_client(client: Client, keeper: User) -> Client:
-    client.force_login(keeper)
-    return client
+    return logged_in(client, keeper)
+
+
+@pytest.fixture
+def issuer_client(client: Client, issuer: User) -> Client:
+    return logged_in(client, issuer)
 
 
 # --- Issuing: the attack of the issue (a key issuer mints a superuser's key) ---------------------
@@ -108,7 +96,7 @@ def test_key_issuer_forging_a_staff_owner_gets_the_forms_error_and_no_key(
 
     assert response.status_code == HTTPStatus.OK
     assert "owner" in response.context["adminform"].form.errors
-    assert KEY_IN_TEXT.search(response.content.decode()) is None
+    assert KEY_PATTERN.search(response.content.decode()) is None
     assert not APIKey.objects.exists()
 
 
@@ -125,14 +113,14 @@ def test_key_issuer_issues_a_key_for_themselves(issuer_client, issuer):
     response = issuer_client.post(ADD_URL, add_form(issuer))
 
     assert response.status_code == HTTPStatus.OK
-    assert KEY_IN_TEXT.search(response.content.decode())
+    assert KEY_PATTERN.search(response.content.decode())
     assert APIKey.objects.get().owner == issuer
 
 
 def test_key_issuer_issues_a_key_for_a_user_who_is_not_staff(issuer_client, customer):
     response = issuer_client.post(ADD_URL, add_form(customer))
 
-    assert KEY_IN_TEXT.search(response.content.decode())
+    assert KEY_PATTERN.search(response.content.decode())
     assert APIKey.objects.get().owner == customer
 
 
@@ -173,7 +161,7 @@ def test_superuser_issues_a_key_for_another_staff_user(client, root, other_staff
 
     response = client.post(ADD_URL, add_form(other_staff))
 
-    assert KEY_IN_TEXT.search(response.content.decode())
+    assert KEY_PATTERN.search(response.content.decode())
     assert APIKey.objects.get().owner == other_staff
 
 
@@ -224,7 +212,7 @@ def test_keeper_cannot_change_another_staff_users_key(keeper_client, other_staff
 
     response = keeper_client.post(
         change_url(api_key),
-        {"name": "renamed", "expires_at_0": "", "expires_at_1": "", "rate_limit": "1/m"},
+        change_form(api_key, name="renamed", rate_limit="1/m"),
     )
 
     assert response.status_code == HTTPStatus.FORBIDDEN
@@ -250,11 +238,7 @@ def test_revoke_action_revokes_only_the_keys_within_reach(
 
     response = keeper_client.post(
         CHANGELIST_URL,
-        {
-            "action": "revoke_selected",
-            "index": "0",
-            "_selected_action": [root_key.pk, customer_key.pk, own_key.pk],
-        },
+        action_form(root_key, customer_key, own_key),
         follow=True,
     )
 

@@ -15,15 +15,13 @@ from tests.apikeys.admin_pages import (
     add_form,
     change_form,
     change_url,
-    logged_in,
     messages_of,
     read_only_values,
     revoke_url,
     revoked_log_entries,
-    staff_with,
 )
 from tests.factories import UserFactory
-from tests.kit import assert_read_only_page, changelist
+from tests.kit import assert_read_only_page, changelist, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +123,7 @@ def test_view_only_staff_posting_the_revoke_action_revokes_nothing(view_only_cli
 
 
 def test_staff_with_change_permission_revokes_as_themselves(client, api_key):
-    staff = staff_with("view_apikey", "change_apikey")
+    staff = UserFactory(staff=True, permissions=["apikeys.view_apikey", "apikeys.change_apikey"])
     logged_in(client, staff)
 
     response = client.post(revoke_url(api_key))
@@ -136,7 +134,7 @@ def test_staff_with_change_permission_revokes_as_themselves(client, api_key):
 
 
 def test_staff_with_add_but_not_change_can_issue_a_key(client, owner):
-    logged_in(client, staff_with("add_apikey"))
+    logged_in(client, UserFactory(staff=True, permissions=["apikeys.add_apikey"]))
 
     response = client.post(ADD_URL, add_form(owner))
 

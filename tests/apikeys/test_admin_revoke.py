@@ -17,16 +17,14 @@ from tests.apikeys.admin_pages import (
     change_form,
     change_url,
     delete_url,
-    logged_in,
     messages_of,
     read_only_values,
     revoke_url,
     revoked_by_another_request,
     revoked_log_entries,
-    staff_with,
 )
-from tests.factories import APIKeyFactory
-from tests.kit import assert_read_only_page, get_projects
+from tests.factories import APIKeyFactory, UserFactory
+from tests.kit import assert_read_only_page, get_projects, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +188,10 @@ def test_revoke_post_logs_one_revoked_entry(superuser_client, superuser, api_key
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_revoke_url_of_a_revoked_key_redirects_saying_revoked_already(client, revoked_key, method):
-    logged_in(client, staff_with("view_apikey", "change_apikey"))
+    logged_in(
+        client,
+        UserFactory(staff=True, permissions=["apikeys.view_apikey", "apikeys.change_apikey"]),
+    )
 
     response = getattr(client, method)(revoke_url(revoked_key))
 

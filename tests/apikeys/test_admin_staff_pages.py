@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from apikeys import admin as apikeys_admin
 from apikeys.admin import ISSUE_ONCE_FIELD, ISSUE_TOKENS_SESSION_KEY
+from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue
 from tests.apikeys import admin_pages
@@ -22,7 +23,6 @@ from users.models import User
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:apikeys_apikey_add")
-KEY_IN_TEXT = re.compile(r"ak_[A-Za-z0-9]{8}_[A-Za-z0-9]{49}")
 TOKEN_INPUT = re.compile(r'<input type="hidden" name="issue_token" value="([^"]+)">')
 
 
@@ -58,18 +58,18 @@ def test_the_form_sent_twice_issues_one_key_and_then_names_it_without_the_plaint
     first = root_client.post(ADD_URL, data)
     again = root_client.post(ADD_URL, data)
 
-    plaintext = KEY_IN_TEXT.search(first.content.decode()).group()
+    plaintext = KEY_PATTERN.search(first.content.decode()).group()
     prefix = plaintext.split("_")[1]
     assert APIKey.objects.count() == 1
     assert again.status_code == HTTPStatus.CONFLICT
     assert f"already issued: {prefix}" in again.content.decode()
-    assert KEY_IN_TEXT.search(again.content.decode()) is None
+    assert KEY_PATTERN.search(again.content.decode()) is None
     assert "no-store" in again["Cache-Control"]
 
 
 def test_the_session_keeps_the_prefix_never_the_plaintext(root_client, owner):
     token = form_token(root_client)
-    plaintext = KEY_IN_TEXT.search(
+    plaintext = KEY_PATTERN.search(
         root_client.post(ADD_URL, add_form(owner, token)).content.decode()
     ).group()
 
@@ -88,7 +88,7 @@ def test_a_second_request_while_the_first_is_still_issuing_makes_no_key(
     response = root_client.post(ADD_URL, data)
 
     assert response.status_code == HTTPStatus.CONFLICT
-    assert KEY_IN_TEXT.search(response.content.decode()) is None
+    assert KEY_PATTERN.search(response.content.decode()) is None
     assert not APIKey.objects.exists()
 
 
@@ -110,7 +110,7 @@ def test_a_form_with_errors_keeps_its_token_and_then_issues_once(root_client, ow
     again = root_client.post(ADD_URL, add_form(owner, token))
 
     assert TOKEN_INPUT.search(refused.content.decode()).group(1) == token
-    assert KEY_IN_TEXT.search(issued.content.decode())
+    assert KEY_PATTERN.search(issued.content.decode())
     assert again.status_code == HTTPStatus.CONFLICT
     assert APIKey.objects.count() == 1
 
@@ -127,7 +127,7 @@ def test_two_rendered_forms_issue_two_keys(root_client, owner):
 def test_a_token_this_session_never_had_issues_like_a_form_without_one(root_client, owner):
     response = root_client.post(ADD_URL, add_form(owner, "made-up"))
 
-    assert KEY_IN_TEXT.search(response.content.decode())
+    assert KEY_PATTERN.search(response.content.decode())
     assert APIKey.objects.count() == 1
 
 
@@ -142,7 +142,7 @@ def test_a_token_claimed_in_another_session_does_not_block_this_one(client, owne
     other.post(ADD_URL, add_form(owner, form_token(other)))
     response = client.post(ADD_URL, add_form(owner, token))
 
-    assert KEY_IN_TEXT.search(response.content.decode())
+    assert KEY_PATTERN.search(response.content.decode())
     assert APIKey.objects.count() == 2
 
 

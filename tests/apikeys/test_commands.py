@@ -1,14 +1,12 @@
 """The key management commands: createapikey, revokeapikey and listapikeys (with a key's own
 rate limit, contract section 6)."""
 
-import io
 import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from tests.factories import APIKeyFactory, UserFactory
-from tests.kit import get_projects, secret_of
+from tests.kit import get_projects, run_command, secret_of
 from tests.processes import migrate_with_superuser, run_python
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -40,13 +38,6 @@ def frozen_clock(time_machine):
     return time_machine
 
 
-def run(command: str, *args: str) -> tuple[str, str]:
-    """call_command, returning (stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    call_command(command, *args, stdout=stdout, stderr=stderr)
-    return stdout.getvalue(), stderr.getvalue()
-
-
 def table_rows(stdout: str) -> tuple[list[str], dict[str, list[str]]]:
     """listapikeys' header cells and its rows' cells by prefix."""
     header, *lines = stdout.splitlines()
@@ -59,7 +50,7 @@ def table_rows(stdout: str) -> tuple[list[str], dict[str, list[str]]]:
 
 @pytest.mark.django_db
 def test_createapikey_prints_the_key_alone_as_the_last_line_of_stdout(user):
-    stdout, _ = run("createapikey", user.username)
+    stdout, _ = run_command("createapikey", user.username)
 
     *_, last_line = stdout.splitlines()
     assert KEY_PATTERN.fullmatch(last_line)
@@ -68,7 +59,7 @@ def test_createapikey_prints_the_key_alone_as_the_last_line_of_stdout(user):
 
 @pytest.mark.django_db
 def test_createapikey_key_works_against_the_api(user):
-    stdout, _ = run("createapikey", user.username)
+    stdout, _ = run_command("createapikey", user.username)
 
     response = get_projects(stdout.splitlines()[-1])
 
@@ -77,7 +68,7 @@ def test_createapikey_key_works_against_the_api(user):
 
 @pytest.mark.django_db
 def test_createapikey_key_belongs_to_the_named_user(user):
-    stdout, _ = run("createapikey", user.username)
+    stdout, _ = run_command("createapikey", user.username)
 
     prefix = stdout.splitlines()[-1].split("_")[1]
     assert APIKey.objects.get(prefix=prefix).owner == user
@@ -85,7 +76,7 @@ def test_createapikey_key_belongs_to_the_named_user(user):
 
 @pytest.mark.django_db
 def test_createapikey_sends_its_other_messages_to_stderr(user):
-    stdout, stderr = run("createapikey", user.username)
+    stdout, stderr = run_command("createapikey", user.username)
 
     assert stderr.strip()
     assert stdout.splitlines()[-1] not in stderr
@@ -93,7 +84,7 @@ def test_createapikey_sends_its_other_messages_to_stderr(user):
 
 @pytest.mark.django_db
 def test_createapikey_sets_name_and_expiry(user, frozen_clock):
-    run("createapikey", user.username, "--name", "deploy bot", "--expires-in", "7")
+    run_command("createapikey", user.username, "--name", "deploy bot", "--expires-in", "7")
 
     key = APIKey.objects.get(owner=user)
     assert key.name == "deploy bot"
@@ -102,7 +93,7 @@ def test_createapikey_sets_name_and_expiry(user, frozen_clock):
 
 @pytest.mark.django_db
 def test_createapikey_key_never_expires_by_default(user):
-    run("createapikey", user.username)
+    run_command("createapikey", user.username)
 
     assert APIKey.objects.get(owner=user).expires_at is None
 
@@ -111,7 +102,7 @@ def test_createapikey_key_never_expires_by_default(user):
 def test_createapikey_matches_the_username_ignoring_case():
     alice = UserFactory(username="Alice")
 
-    run("createapikey", "aLICE")
+    run_command("createapikey", "aLICE")
 
     assert APIKey.objects.get().owner == alice
 
@@ -119,14 +110,14 @@ def test_createapikey_matches_the_username_ignoring_case():
 @pytest.mark.django_db
 def test_createapikey_for_unknown_user_is_a_command_error():
     with pytest.raises(CommandError):
-        run("createapikey", "nobody")
+        run_command("createapikey", "nobody")
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("days", ["abc", "0", "-1", "1.5", ""])
 def test_createapikey_refuses_an_invalid_expiry(user, days):
     with pytest.raises(CommandError):
-        run("createapikey", user.username, "--expires-in", days)
+        run_command("createapikey", user.username, "--expires-in", days)
 
     assert not APIKey.objects.exists()
 
@@ -136,21 +127,21 @@ def test_createapikey_refuses_an_inactive_user():
     inactive = UserFactory(is_active=False)
 
     with pytest.raises(CommandError):
-        run("createapikey", inactive.username)
+        run_command("createapikey", inactive.username)
 
     assert not APIKey.objects.exists()
 
 
 @pytest.mark.django_db
 def test_createapikey_stores_the_rate_limit_given(user):
-    run("createapikey", user.username, "--rate-limit", "1000/m")
+    run_command("createapikey", user.username, "--rate-limit", "1000/m")
 
     assert APIKey.objects.get(owner=user).rate_limit == "1000/m"
 
 
 @pytest.mark.django_db
 def test_createapikey_rate_limit_is_the_keys_limit_header(user):
-    stdout, _ = run("createapikey", user.username, "--rate-limit", "1000/m")
+    stdout, _ = run_command("createapikey", user.username, "--rate-limit", "1000/m")
 
     response = get_projects(stdout.splitlines()[-1])
 
@@ -162,7 +153,7 @@ def test_createapikey_rate_limit_is_the_keys_limit_header(user):
 @pytest.mark.parametrize("rate", ["abc", "0/m", "100/"])
 def test_createapikey_with_a_bad_rate_limit_is_a_command_error_and_creates_nothing(user, rate):
     with pytest.raises(CommandError, match="--rate-limit"):
-        run("createapikey", user.username, "--rate-limit", rate)
+        run_command("createapikey", user.username, "--rate-limit", rate)
 
     assert not APIKey.objects.exists()
 
@@ -174,7 +165,7 @@ def test_createapikey_with_a_bad_rate_limit_is_a_command_error_and_creates_nothi
 def test_revokeapikey_makes_the_key_fail_against_the_api(user):
     api_key = APIKeyFactory(owner=user)
 
-    run("revokeapikey", api_key.prefix)
+    run_command("revokeapikey", api_key.prefix)
 
     assert get_projects(api_key.plaintext).status_code == HTTPStatus.UNAUTHORIZED
 
@@ -183,7 +174,7 @@ def test_revokeapikey_makes_the_key_fail_against_the_api(user):
 def test_revokeapikey_leaves_other_keys_working(user):
     revoked, kept = APIKeyFactory(owner=user), APIKeyFactory(owner=user)
 
-    run("revokeapikey", revoked.prefix)
+    run_command("revokeapikey", revoked.prefix)
 
     assert get_projects(kept.plaintext).status_code == HTTPStatus.OK
 
@@ -193,15 +184,15 @@ def test_revokeapikey_unknown_prefix_is_a_command_error(user):
     APIKeyFactory(owner=user)
 
     with pytest.raises(CommandError):
-        run("revokeapikey", "NoSuchPx")
+        run_command("revokeapikey", "NoSuchPx")
 
 
 @pytest.mark.django_db
 def test_revokeapikey_twice_is_not_an_error_and_says_already_revoked(user):
     api_key = APIKeyFactory(owner=user)
-    run("revokeapikey", api_key.prefix)
+    run_command("revokeapikey", api_key.prefix)
 
-    stdout, stderr = run("revokeapikey", api_key.prefix)
+    stdout, stderr = run_command("revokeapikey", api_key.prefix)
 
     assert "already revoked" in (stdout + stderr).lower()
 
@@ -213,7 +204,7 @@ def test_revokeapikey_twice_is_not_an_error_and_says_already_revoked(user):
 def test_listapikeys_prints_a_header_row(user):
     APIKeyFactory(owner=user)
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     header, _ = table_rows(stdout)
     assert header == HEADER
@@ -223,7 +214,7 @@ def test_listapikeys_prints_a_header_row(user):
 def test_listapikeys_prints_one_row_per_key(user):
     keys = [APIKeyFactory(owner=user, name="one"), APIKeyFactory(name="two")]
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     _, rows = table_rows(stdout)
     assert len(stdout.splitlines()) == 1 + len(keys)
@@ -238,7 +229,7 @@ def test_listapikeys_shows_each_keys_status(user, frozen_clock):
     revoked = APIKeyFactory(owner=user, revoked=True)
     expired = APIKeyFactory(owner=user, expired=True)
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     _, rows = table_rows(stdout)
     assert {prefix: cells[-1] for prefix, cells in rows.items()} == {
@@ -253,7 +244,7 @@ def test_listapikeys_shows_a_keys_own_rate_limit_or_default(user):
     own = APIKeyFactory(owner=user, rate_limit="1000/m")
     default = APIKeyFactory(owner=user)
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     _, rows = table_rows(stdout)
     rate_limits = {prefix: cells[HEADER.index("RATE LIMIT")] for prefix, cells in rows.items()}
@@ -265,7 +256,7 @@ def test_listapikeys_user_filter_ignores_case():
     alices_key = APIKeyFactory(owner=UserFactory(username="alice"))
     APIKeyFactory(owner=UserFactory(username="bob"))
 
-    stdout, _ = run("listapikeys", "--user", "ALICE")
+    stdout, _ = run_command("listapikeys", "--user", "ALICE")
 
     _, rows = table_rows(stdout)
     assert list(rows) == [alices_key.prefix]
@@ -276,18 +267,18 @@ def test_listapikeys_unknown_user_is_a_command_error(user):
     APIKeyFactory(owner=user)
 
     with pytest.raises(CommandError):
-        run("listapikeys", "--user", "nobody")
+        run_command("listapikeys", "--user", "nobody")
 
 
 @pytest.mark.django_db
 def test_listapikeys_query_count_does_not_grow_with_the_keys(django_assert_max_num_queries):
     APIKeyFactory()
     with CaptureQueriesContext(connection) as one_key:
-        run("listapikeys")
+        run_command("listapikeys")
     APIKeyFactory.create_batch(19)  # each with an owner of its own
 
     with django_assert_max_num_queries(len(one_key.captured_queries)):
-        stdout, _ = run("listapikeys")
+        stdout, _ = run_command("listapikeys")
 
     assert len(stdout.splitlines()) == 1 + 20
 
@@ -296,7 +287,7 @@ def test_listapikeys_query_count_does_not_grow_with_the_keys(django_assert_max_n
 def test_listapikeys_never_shows_a_key_plaintext(user):
     secrets = [secret_of(APIKeyFactory(owner=user).plaintext) for _ in range(3)]
 
-    stdout, stderr = run("listapikeys")
+    stdout, stderr = run_command("listapikeys")
 
     for secret in secrets:
         assert secret not in stdout + stderr

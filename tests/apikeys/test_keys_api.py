@@ -20,17 +20,10 @@ from users.models import User
 
 KEYS_URL = "/api/v1/keys"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-KEY_FIELDS = [
-    "id",
-    "name",
-    "scopes",
-    "rate_limit",
-    "status",
-    "created_at",
-    "last_used_at",
-    "expires_at",
-    "revoked_at",
-]
+# A key's fields, in the order the API answers them.
+KEY_FIELDS = (
+    "id name scopes rate_limit status created_at last_used_at expires_at revoked_at".split()
+)
 
 
 @pytest.fixture

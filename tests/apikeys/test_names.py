@@ -17,6 +17,7 @@ from apikeys.services import apikey_issue, apikey_update, apikey_validate
 from apiproject.api.text import escape_unprintable
 from tests.apikeys.admin_pages import add_form, change_form
 from tests.factories import UserFactory
+from tests.kit import run_command
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +39,6 @@ FORBIDDEN = [
 # Not controls, so they may be stored, but not printable either: escaped on output.
 UNPRINTABLE_BUT_ALLOWED = ["\u200b", "\u2028", "\u00a0", "\u200f"]
 ESCAPE = "\x1b"
-
-
-def run(command: str, *args: str) -> tuple[str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    call_command(command, *args, stdout=stdout, stderr=stderr)
-    return stdout.getvalue(), stderr.getvalue()
 
 
 @pytest.fixture
@@ -112,7 +107,7 @@ def test_listapikeys_prints_a_stored_control_character_escaped(bob, char):
     api_key = apikey_issue(owner=bob, name="fine").api_key
     APIKey.objects.filter(pk=api_key.pk).update(name=f"ok{char}x (status: revoked)")
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     assert char not in stdout
     assert f"ok{escape_unprintable(char)}x (status: revoked)" in stdout
@@ -123,7 +118,7 @@ def test_listapikeys_shows_the_terminal_attack_as_text_on_one_line(bob):
     api_key = apikey_issue(owner=bob).api_key
     APIKey.objects.filter(pk=api_key.pk).update(name=TERMINAL_ATTACK)
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     assert ESCAPE not in stdout
     assert "\r" not in stdout
@@ -135,7 +130,7 @@ def test_listapikeys_shows_the_terminal_attack_as_text_on_one_line(bob):
 def test_listapikeys_prints_other_unprintable_characters_escaped(bob, char):
     apikey_issue(owner=bob, name=f"a{char}b")
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     assert char not in stdout
     assert f"a{escape_unprintable(char)}b" in stdout
@@ -145,7 +140,7 @@ def test_listapikeys_prints_other_unprintable_characters_escaped(bob, char):
 def test_listapikeys_prints_printable_non_ascii_names_as_they_are(bob):
     apikey_issue(owner=bob, name="Clé デプロイ")
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     assert "Clé デプロイ" in stdout
 

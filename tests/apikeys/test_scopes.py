@@ -1,10 +1,8 @@
 """Contract section 8: a key carries scopes, an operation needs one."""
 
-import io
 from http import HTTPStatus
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -13,6 +11,7 @@ from apikeys.models import APIKey
 from apikeys.scopes import SCOPES
 from apikeys.services import apikey_issue
 from tests.factories import ProjectFactory, UserFactory
+from tests.kit import run_command
 from users.models import User
 
 PASSWORD = "a-Long-test-passw0rd"
@@ -173,14 +172,8 @@ def test_scopes_are_stored_once_each_in_the_fixed_order(user):
 # --- createapikey --scopes ----------------------------------------------------------------------
 
 
-def run(*args: str) -> tuple[str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    call_command(*args, stdout=stdout, stderr=stderr)
-    return stdout.getvalue(), stderr.getvalue()
-
-
 def test_createapikey_scopes_names_the_keys_scopes(user):
-    run("createapikey", user.username, "--scopes", "projects:read, users:read")
+    run_command("createapikey", user.username, "--scopes", "projects:read, users:read")
 
     assert APIKey.objects.get(owner=user).scopes == ["users:read", "projects:read"]
 
@@ -188,7 +181,7 @@ def test_createapikey_scopes_names_the_keys_scopes(user):
 @pytest.mark.parametrize("scopes", ["", ",", "projects:read,projects:delete", "admin"])
 def test_createapikey_refuses_an_unknown_scope_or_none_and_issues_nothing(user, scopes):
     with pytest.raises(CommandError, match="--scopes: "):
-        run("createapikey", user.username, "--scopes", scopes)
+        run_command("createapikey", user.username, "--scopes", scopes)
 
     assert not APIKey.objects.exists()
 
@@ -197,7 +190,7 @@ def test_listapikeys_shows_the_scopes(user):
     apikey_issue(owner=user, scopes=["projects:read", "users:read"])
     apikey_issue(owner=user)
 
-    stdout, _ = run("listapikeys")
+    stdout, _ = run_command("listapikeys")
 
     assert "users:read,projects:read" in stdout
     assert "  all  " in stdout

@@ -1,8 +1,15 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from apiproject.management.commands import devsetup
+from tests.factories import DEFAULT_PASSWORD
+
+LOGIN_URL = reverse("admin:login")
+INDEX_URL = reverse("admin:index")
 
 
 @pytest.fixture
@@ -21,3 +28,24 @@ def _dev_password_file_outside_the_repository(monkeypatch, tmp_path: Path) -> Pa
     path = tmp_path / "dev-admin-password"
     monkeypatch.setattr(devsetup, "PASSWORD_FILE", path)
     return path
+
+
+@pytest.fixture
+def debug(settings):
+    settings.DEBUG = True
+    return settings
+
+
+@pytest.fixture
+def log_in() -> Callable[..., object]:
+    """POST the login form from `ip`, a fresh client each time (no session carried over)."""
+
+    def attempt(username: str, password: str = DEFAULT_PASSWORD, *, ip: str = "10.0.0.1"):
+        client = Client(REMOTE_ADDR=ip)
+        response = client.post(
+            LOGIN_URL, {"username": username, "password": password, "next": INDEX_URL}
+        )
+        response.client_session = client.session
+        return response
+
+    return attempt

@@ -3,16 +3,14 @@ styles and scripts served from /static/admin/. The limits on failed logins thems
 test_admin_login_failures.py."""
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.test import Client
 from django.urls import reverse
 
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import UserFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -36,21 +34,6 @@ def _one_window(time_machine) -> None:
 @pytest.fixture
 def alice(db: None) -> User:
     return UserFactory(username="alice", staff=True)
-
-
-@pytest.fixture
-def log_in() -> Callable[..., object]:
-    """POST the login form from `ip`, a fresh client each time (no session carried over)."""
-
-    def attempt(username: str, password: str = DEFAULT_PASSWORD, *, ip: str = "10.0.0.1"):
-        client = Client(REMOTE_ADDR=ip)
-        response = client.post(
-            LOGIN_URL, {"username": username, "password": password, "next": INDEX_URL}
-        )
-        response.client_session = client.session
-        return response
-
-    return attempt
 
 
 def logged_in(response) -> bool:

@@ -4,7 +4,6 @@ and per client IP 30 per 15 minutes; a correct password from an address with no 
 always let in, and a success clears that pair's count."""
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
@@ -38,21 +37,6 @@ def clock(time_machine):
 @pytest.fixture
 def admin(db: None) -> User:
     return UserFactory(username="admin", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def log_in() -> Callable[..., object]:
-    """POST the login form from `ip`, a fresh client each time (no session carried over)."""
-
-    def attempt(username: str, password: str = DEFAULT_PASSWORD, *, ip: str):
-        client = Client(REMOTE_ADDR=ip)
-        response = client.post(
-            LOGIN_URL, {"username": username, "password": password, "next": INDEX_URL}
-        )
-        response.client_session = client.session
-        return response
-
-    return attempt
 
 
 def logged_in(response) -> bool:

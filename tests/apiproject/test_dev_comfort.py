@@ -2,7 +2,6 @@
 restart logs nobody out; `/` leads to the docs; the docs and schema answer with a trailing
 slash too; and the development server logs each 4xx once."""
 
-import io
 import queue
 import re
 import stat
@@ -15,28 +14,18 @@ import urllib.request
 from http import HTTPStatus
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
+from tests.kit import found, run_command
 from tests.processes import PROJECT_DIR, free_port, project_environment
 from users.models import User
 
 PASSWORD_LINE = re.compile(r"user dev\s+password (\S+)")
 
 
-@pytest.fixture
-def debug(settings):
-    settings.DEBUG = True
-    return settings
-
-
 def devsetup() -> str:
     """Runs devsetup; the admin password it prints."""
-    stdout = io.StringIO()
-    call_command("devsetup", stdout=stdout, stderr=io.StringIO())
-    match = PASSWORD_LINE.search(stdout.getvalue())
-    assert match, stdout.getvalue()
-    return match.group(1)
+    return found(PASSWORD_LINE, run_command("devsetup")[0])
 
 
 # --- The kept password ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from apikeys.keys import KEY_PATTERN
 from projects.models import Project
-from tests.kit import get_projects
+from tests.kit import found, get_projects, run_command
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -20,19 +20,9 @@ KEY_IN_CURL_LINE = re.compile(
 )
 
 
-@pytest.fixture
-def debug(settings):
-    settings.DEBUG = True
-    return settings
-
-
 def devsetup() -> str:
     """Runs devsetup and returns the key from its curl line."""
-    stdout = io.StringIO()
-    call_command("devsetup", stdout=stdout, stderr=io.StringIO())
-    match = KEY_IN_CURL_LINE.search(stdout.getvalue())
-    assert match, stdout.getvalue()
-    return match.group(1)
+    return found(KEY_IN_CURL_LINE, run_command("devsetup")[0])
 
 
 def test_devsetup_refuses_to_run_without_debug(settings):

@@ -193,6 +193,14 @@ def error_of(response: Any, status: HTTPStatus, code: str) -> Any:
     return error
 
 
+def answered(response: Any, status: HTTPStatus, model: type) -> Any:
+    """The documented body of an answer with this status: an instance of `model`."""
+    assert response.status_code == status
+    body = documented(response.parsed)
+    assert isinstance(body, model)
+    return body
+
+
 def is_utc_second(moment: Any) -> bool:
     """A datetime as the contract writes them: UTC, whole seconds (section 1)."""
     return (
@@ -206,9 +214,7 @@ def test_users(generated: GeneratedClient, server: Server):
     models = generated.models
 
     me = generated.call("v1_users_me_retrieve", server.alice_key)
-    assert me.status_code == HTTPStatus.OK
-    alice = documented(me.parsed)
-    assert isinstance(alice, models.User)
+    alice = answered(me, HTTPStatus.OK, models.User)
     assert (alice.username, alice.email) == ("alice", "alice@example.com")
     assert re.fullmatch(r"[1-9][0-9]*", alice.id)
     assert is_utc_second(alice.created_at)
@@ -222,9 +228,7 @@ def test_users(generated: GeneratedClient, server: Server):
         server.staff_key,
         body=models.UserCreate(username="ada", email="ada@example.com", password="correct-horse-9"),
     )
-    assert created.status_code == HTTPStatus.CREATED
-    ada = documented(created.parsed)
-    assert isinstance(ada, models.User)
+    ada = answered(created, HTTPStatus.CREATED, models.User)
     assert ada.username == "ada"
     assert created.headers["Location"] == f"/api/v1/users/{ada.id}"
 
@@ -258,15 +262,15 @@ def test_users(generated: GeneratedClient, server: Server):
 def test_projects(generated: GeneratedClient, server: Server):
     models, key = generated.models, server.alice_key
 
-    created = generated.call(
-        "v1_projects_create",
-        key,
-        body=models.ProjectWrite(name="  Apollo ", description="To the moon"),
-        idempotency_key="create-apollo",
-    )
-    assert created.status_code == HTTPStatus.CREATED
-    apollo = documented(created.parsed)
-    assert isinstance(apollo, models.Project)
+    def create(body, **options: str):
+        return generated.call("v1_projects_create", key, body=body, **options)
+
+    def create_apollo():
+        body = models.ProjectWrite(name="  Apollo ", description="To the moon")
+        return create(body, idempotency_key="create-apollo")
+
+    created = create_apollo()
+    apollo = answered(created, HTTPStatus.CREATED, models.Project)
     assert (apollo.name, apollo.description) == ("Apollo", "To the moon")
     assert re.fullmatch(r"project-[1-9][0-9]*", apollo.id)
     assert is_utc_second(apollo.created_at)
@@ -274,50 +278,32 @@ def test_projects(generated: GeneratedClient, server: Server):
     assert "Idempotent-Replayed" not in created.headers
 
     # The retry of that POST: the kept answer, marked as replayed, and no second project.
-    replayed = generated.call(
-        "v1_projects_create",
-        key,
-        body=models.ProjectWrite(name="  Apollo ", description="To the moon"),
-        idempotency_key="create-apollo",
-    )
+    replayed = create_apollo()
     assert replayed.status_code == HTTPStatus.CREATED
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert documented(replayed.parsed) == apollo
 
     # The same Idempotency-Key for another body: 422.
     error_of(
-        generated.call(
-            "v1_projects_create",
-            key,
-            body=models.ProjectWrite(name="Gemini"),
-            idempotency_key="create-apollo",
-        ),
+        create(models.ProjectWrite(name="Gemini"), idempotency_key="create-apollo"),
         HTTPStatus.UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",
     )
 
     # Description absent, and null: both "".
-    gemini = documented(
-        generated.call("v1_projects_create", key, body=models.ProjectWrite(name="Gemini")).parsed
-    )
-    mercury = documented(
-        generated.call(
-            "v1_projects_create", key, body=models.ProjectWrite(name="Mercury", description=None)
-        ).parsed
-    )
+    gemini = documented(create(models.ProjectWrite(name="Gemini")).parsed)
+    mercury = documented(create(models.ProjectWrite(name="Mercury", description=None)).parsed)
     assert gemini.description == mercury.description == ""
 
     error = error_of(
-        generated.call("v1_projects_create", key, body=models.ProjectWrite(name="apollo")),
+        create(models.ProjectWrite(name="apollo")),
         HTTPStatus.BAD_REQUEST,
         "invalid_request",
     )
     assert "name" in error.fields.additional_properties
 
     listed = generated.call("v1_projects_list", key, page=1, limit=2)
-    assert listed.status_code == HTTPStatus.OK
-    page = documented(listed.parsed)
-    assert isinstance(page, models.PaginatedProjectList)
+    page = answered(listed, HTTPStatus.OK, models.PaginatedProjectList)
     assert (page.total, page.page, page.limit) == (3, 1, 2)
     assert [documented(p) for p in page.data] == [mercury, gemini]  # newest first
     assert 'rel="next"' in listed.headers["Link"]
@@ -386,9 +372,7 @@ def test_keys(generated: GeneratedClient, server: Server):
         body=models.APIKeyCreate(name="read-only", scopes=[models.ScopesEnum.PROJECTSREAD]),
         idempotency_key="issue-read-only",
     )
-    assert issued.status_code == HTTPStatus.CREATED
-    narrow = documented(issued.parsed)
-    assert isinstance(narrow, models.IssuedAPIKey)
+    narrow = answered(issued, HTTPStatus.CREATED, models.IssuedAPIKey)
     assert (narrow.name, narrow.scopes, narrow.status) == (
         "read-only",
         [models.ScopesEnum.PROJECTSREAD],
@@ -422,9 +406,7 @@ def test_keys(generated: GeneratedClient, server: Server):
     )
 
     fetched = generated.call("v1_keys_retrieve", key, key_id=narrow.id)
-    assert fetched.status_code == HTTPStatus.OK
-    seen = documented(fetched.parsed)
-    assert isinstance(seen, models.APIKey)
+    seen = answered(fetched, HTTPStatus.OK, models.APIKey)
     assert not hasattr(seen, "key")
     assert (seen.id, seen.name, seen.scopes, seen.created_at) == (
         narrow.id,
@@ -443,9 +425,7 @@ def test_keys(generated: GeneratedClient, server: Server):
     rolled = generated.call(
         "v1_keys_roll_create", key, key_id=narrow.id, body=models.APIKeyRoll(grace_seconds=600)
     )
-    assert rolled.status_code == HTTPStatus.CREATED
-    successor = documented(rolled.parsed)
-    assert isinstance(successor, models.IssuedAPIKey)
+    successor = answered(rolled, HTTPStatus.CREATED, models.IssuedAPIKey)
     assert successor.id != narrow.id
     assert (successor.name, successor.scopes) == (narrow.name, narrow.scopes)
     assert rolled.headers["Cache-Control"] == "no-store"

@@ -143,13 +143,7 @@ def test_while_the_first_request_is_in_progress_another_gets_409_and_does_nothin
 ):
     # The claim another process holds while it works on the first request.
     body = {"name": "Apollo"}
-    IdempotencyRecord.objects.create(
-        user=user,
-        key="busy",
-        fingerprint=_fingerprint_of(body),
-        claimed_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(days=1),
-    )
+    claimed_by_another_request(user, "busy", body)
 
     same = post(user_client, body, key="busy")
     other = post(user_client, {"name": "Gemini"}, key="busy")
@@ -158,6 +152,17 @@ def test_while_the_first_request_is_in_progress_another_gets_409_and_does_nothin
     assert same.json()["error"]["code"] == "conflict"
     assert other.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert not Project.objects.exists()
+
+
+def claimed_by_another_request(user, key: str, body: dict) -> None:
+    """The claim another process holds on `key` while it works on a request with `body`."""
+    IdempotencyRecord.objects.create(
+        user=user,
+        key=key,
+        fingerprint=_fingerprint_of(body),
+        claimed_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
 
 
 def _fingerprint_of(body: dict) -> str:
@@ -178,13 +183,7 @@ def test_a_claim_left_by_a_request_that_died_is_taken_over_after_its_lease(
     user, user_client, clock
 ):
     body = {"name": "Apollo"}
-    IdempotencyRecord.objects.create(
-        user=user,
-        key="orphan",
-        fingerprint=_fingerprint_of(body),
-        claimed_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(days=1),
-    )
+    claimed_by_another_request(user, "orphan", body)
     assert post(user_client, body, key="orphan").status_code == HTTPStatus.CONFLICT
 
     clock.shift(timedelta(minutes=3))

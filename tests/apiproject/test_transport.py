@@ -118,19 +118,11 @@ def shape(response) -> object:
 @pytest.mark.parametrize(
     ("operation", "status", "same_answer"),
     [
-        (list_projects, HTTPStatus.OK, read),
-        (get_project, HTTPStatus.OK, read),
-        (create_project, HTTPStatus.CREATED, shape),
-        (patch_project, HTTPStatus.OK, shape),
-        (delete_project, HTTPStatus.NO_CONTENT, shape),
-        (get_me, HTTPStatus.OK, read),
-        (get_user, HTTPStatus.OK, read),
+        *[(call, HTTPStatus.OK, read) for call in (list_projects, get_project, get_me, get_user)],
+        *[(call, HTTPStatus.CREATED, shape) for call in (create_project, issue_key, roll_key)],
+        *[(call, HTTPStatus.OK, shape) for call in (patch_project, list_keys, get_key)],
+        *[(call, HTTPStatus.NO_CONTENT, shape) for call in (delete_project, revoke_key)],
         (create_user, HTTPStatus.CREATED, created),
-        (list_keys, HTTPStatus.OK, shape),
-        (get_key, HTTPStatus.OK, shape),
-        (issue_key, HTTPStatus.CREATED, shape),
-        (revoke_key, HTTPStatus.NO_CONTENT, shape),
-        (roll_key, HTTPStatus.CREATED, shape),
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from apikeys.keys import KEY_PATTERN
-from tests.factories import DEFAULT_PASSWORD, ProjectFactory, UserFactory
+from tests.browser.admin import log_in
+from tests.factories import ProjectFactory, UserFactory
 
 
 def api_get(base_url: str, path: str, key: str) -> tuple[int, dict]:
@@ -36,14 +37,6 @@ def png_size(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[:24]
     assert header.startswith(b"\x89PNG\r\n\x1a\n")
     return struct.unpack(">II", header[16:24])
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEFAULT_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def issue_key_in_admin(page, base_url: str, owner: str, name: str) -> str:

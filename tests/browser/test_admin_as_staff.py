@@ -2,18 +2,18 @@
 Copy button, never issued twice by a reload, revoked with a button that looks destructive;
 the key list, the issued page and a key's page without horizontal scrolling."""
 
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.browser.admin import log_in
+from tests.factories import UserFactory
 
-KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]{8}_[A-Za-z0-9]{49}")
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -51,14 +51,6 @@ def people(transactional_db):
     return staff, customer
 
 
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEFAULT_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
 def no_horizontal_scroll(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth")
 
@@ -81,7 +73,7 @@ def test_issue_copy_reload_and_revoke_a_key(live_server, base_url, page, people,
     page.wait_for_selector("#issued-api-key")
     plaintext = page.input_value("#issued-api-key")
     shoot(page, "issued", tmp_path)
-    assert KEY_FORMAT.fullmatch(plaintext)
+    assert KEY_PATTERN.fullmatch(plaintext)
     assert no_horizontal_scroll(page) <= VIEWPORT["width"]
 
     page.click("#copy-api-key")

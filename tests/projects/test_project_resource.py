@@ -28,6 +28,17 @@ def public_id(project: Project) -> str:
     return f"project-{project.pk}"
 
 
+def shown_as(project: Project, *, name: str, description: str) -> dict[str, str]:
+    """The project as the API shows it: exactly the four fields, with this name and
+    description."""
+    return {
+        "id": public_id(project),
+        "name": name,
+        "description": description,
+        "created_at": project.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 def error_of(response) -> dict:
     assert response["Content-Type"] == "application/json"
     return response.json()["error"]
@@ -54,12 +65,7 @@ def test_get_returns_the_project_with_exactly_the_four_fields(user_client, proje
     response = user_client.get(detail_url(public_id(project)))
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {
-        "id": public_id(project),
-        "name": "Apollo",
-        "description": "To the moon",
-        "created_at": project.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    assert response.json() == shown_as(project, name="Apollo", description="To the moon")
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
@@ -140,12 +146,7 @@ def test_create_answers_201_with_the_project_and_its_location(user, user_client)
 
     assert response.status_code == HTTPStatus.CREATED
     project = Project.objects.get(owner=user)
-    assert response.json() == {
-        "id": public_id(project),
-        "name": "Apollo",
-        "description": "To the moon",
-        "created_at": project.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    assert response.json() == shown_as(project, name="Apollo", description="To the moon")
     assert response["Location"] == f"/api/v1/projects/{public_id(project)}"
     assert user_client.get(response["Location"]).json() == response.json()
 
@@ -296,12 +297,7 @@ def test_patch_changes_the_name_and_answers_the_whole_project(user_client, proje
     )
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {
-        "id": public_id(project),
-        "name": "Artemis",
-        "description": "To the moon",
-        "created_at": project.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    assert response.json() == shown_as(project, name="Artemis", description="To the moon")
     project.refresh_from_db()
     assert project.name == "Artemis"
 

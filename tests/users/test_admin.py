@@ -7,71 +7,35 @@ from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import APIKeyFactory, ProjectFactory, UserFactory
+from tests.factories import APIKeyFactory, ProjectFactory, UserFactory, permission
 from tests.kit import assert_read_only_page, changelist
+from tests.users.admin_pages import (
+    ADD_URL,
+    CHANGELIST_URL,
+    NEW_PASSWORD,
+    add_form,
+    change_form,
+    change_url,
+    password_url,
+)
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST_URL = reverse("admin:users_user_changelist")
-ADD_URL = reverse("admin:users_user_add")
 PROJECTS_CHANGELIST_URL = reverse("admin:projects_project_changelist")
-NEW_PASSWORD = "zebra-Quilt-981"
 PROJECT_COUNT_LINK = re.compile(r'<a href="([^"]+)">(\d+) projects</a>')
 ORDER_BY = re.compile(r" ORDER BY (.+?)(?: LIMIT \d+)?$")
-
-
-def change_url(user: User) -> str:
-    return reverse("admin:users_user_change", args=[user.pk])
-
-
-def password_url(user: User) -> str:
-    return reverse("admin:auth_user_password_change", args=[user.pk])
 
 
 def set_password(client: Client, user: User, *, confirmed_as: str = NEW_PASSWORD):
     """POST the user's password form, setting NEW_PASSWORD."""
     return client.post(password_url(user), {"password1": NEW_PASSWORD, "password2": confirmed_as})
-
-
-# The page carries the management form of the (read-only) inline of the user's keys.
-NO_KEYS_INLINE = {"api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"}
-
-
-def add_form(**fields: str) -> dict[str, str]:
-    return {
-        "username": "newbie",
-        "email": "newbie@example.com",
-        "usable_password": "true",
-        "password1": NEW_PASSWORD,
-        "password2": NEW_PASSWORD,
-        **NO_KEYS_INLINE,
-        "_save": "Save",
-        **fields,
-    }
-
-
-def change_form(user: User, **fields: object) -> dict[str, object]:
-    """The change form of a user without keys, as the page would submit it."""
-    data: dict[str, object] = {
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        **NO_KEYS_INLINE,
-        "_save": "Save",
-    }
-    for flag in ("is_active", "is_staff", "is_superuser"):
-        if getattr(user, flag):
-            data[flag] = "on"
-    data.update(fields)
-    return data
 
 
 def listed_usernames(response) -> set[str]:
@@ -267,10 +231,9 @@ def test_user_page_offers_permissions_and_the_staff_flag(superuser_client, alice
 
 
 def test_superuser_makes_a_user_staff_with_a_permission(superuser_client, alice):
-    permission = Permission.objects.get(content_type__app_label="users", codename="view_user")
-
     response = superuser_client.post(
-        change_url(alice), change_form(alice, is_staff="on", user_permissions=[permission.pk])
+        change_url(alice),
+        change_form(alice, is_staff="on", user_permissions=[permission("view_user").pk]),
     )
 
     assert response.status_code == HTTPStatus.FOUND
@@ -329,10 +292,6 @@ def user_manager(db: None) -> User:
 def user_manager_client(client: Client, user_manager: User) -> Client:
     client.force_login(user_manager)
     return client
-
-
-def permission(codename: str) -> Permission:
-    return Permission.objects.get(content_type__app_label="users", codename=codename)
 
 
 def test_superuser_only_fields_are_read_only_for_a_user_manager(user_manager_client, user_manager):

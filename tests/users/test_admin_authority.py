@@ -8,55 +8,29 @@ import re
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory, permission
+from tests.kit import logged_in
+from tests.users.admin_pages import (
+    ADD_URL,
+    CHANGELIST_URL,
+    NEW_PASSWORD,
+    add_form,
+    change_form,
+    change_url,
+    delete_url,
+    password_url,
+)
 from users.models import User
 from users.services import user_save
 
 pytestmark = pytest.mark.django_db
-
-ADD_URL = reverse("admin:users_user_add")
-CHANGELIST_URL = reverse("admin:users_user_changelist")
-NEW_PASSWORD = "zebra-Quilt-981"
-NO_KEYS_INLINE = {"api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"}
-
-
-def change_url(user: User) -> str:
-    return reverse("admin:users_user_change", args=[user.pk])
-
-
-def password_url(user: User) -> str:
-    return reverse("admin:auth_user_password_change", args=[user.pk])
-
-
-def delete_url(user: User) -> str:
-    return reverse("admin:users_user_delete", args=[user.pk])
-
-
-def permission(codename: str) -> Permission:
-    return Permission.objects.get(content_type__app_label="users", codename=codename)
-
-
-def change_form(user: User, **fields: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        **NO_KEYS_INLINE,
-        "_save": "Save",
-    }
-    for flag in ("is_active", "is_staff", "is_superuser"):
-        if getattr(user, flag):
-            data[flag] = "on"
-    data.update(fields)
-    return data
 
 
 def set_password(client: Client, user: User):
@@ -73,15 +47,12 @@ def can_log_in(user: User, password: str) -> bool:
 @pytest.fixture
 def manager(db: None) -> User:
     """Staff whose only right over users is users.change_user."""
-    user = UserFactory(username="manager", staff=True)
-    user.user_permissions.add(permission("change_user"))
-    return user
+    return UserFactory(username="manager", staff=True, permissions=["change_user"])
 
 
 @pytest.fixture
 def manager_client(client: Client, manager: User) -> Client:
-    client.force_login(manager)
-    return client
+    return logged_in(client, manager)
 
 
 @pytest.fixture
@@ -259,19 +230,12 @@ def test_user_adder_forging_rights_into_the_add_form_makes_a_user_without_them(c
 
     client.post(
         ADD_URL,
-        {
-            "username": "newbie",
-            "email": "newbie@example.com",
-            "usable_password": "true",
-            "password1": NEW_PASSWORD,
-            "password2": NEW_PASSWORD,
-            "is_staff": "on",
-            "is_superuser": "on",
-            "groups": [group.pk],
-            "user_permissions": [permission("add_user").pk],
-            **NO_KEYS_INLINE,
-            "_save": "Save",
-        },
+        add_form(
+            is_staff="on",
+            is_superuser="on",
+            groups=[group.pk],
+            user_permissions=[permission("add_user").pk],
+        ),
     )
 
     created = User.objects.get(username="newbie")
@@ -285,8 +249,7 @@ def test_user_adder_forging_rights_into_the_add_form_makes_a_user_without_them(c
 
 @pytest.fixture
 def remover_client(client: Client) -> Client:
-    client.force_login(UserFactory(staff=True, permissions=["view_user", "delete_user"]))
-    return client
+    return logged_in(client, UserFactory(staff=True, permissions=["view_user", "delete_user"]))
 
 
 def test_staff_cannot_delete_another_staff_user(remover_client, colleague):
@@ -336,12 +299,9 @@ def test_bulk_delete_of_a_user_with_keys_explains_and_deletes_nothing(remover_cl
 
 
 def issuer_client(client: Client) -> Client:
-    issuer = UserFactory(staff=True, permissions=["view_user"])
-    issuer.user_permissions.add(
-        Permission.objects.get(content_type__app_label="apikeys", codename="add_apikey")
+    return logged_in(
+        client, UserFactory(staff=True, permissions=["view_user", "apikeys.add_apikey"])
     )
-    client.force_login(issuer)
-    return client
 
 
 def test_user_page_links_to_issue_a_key_for_that_user(client, alice):

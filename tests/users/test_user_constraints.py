@@ -1,16 +1,17 @@
 """Uniqueness ignoring case, held by the database (contract section 3, STYLE "The database
 keeps the invariants"): the constraints, the service's handling of a lost race, and a real race."""
 
-import threading
+from functools import partial
 from http import HTTPStatus
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from tests.concurrency import simultaneously
 from tests.factories import APIKeyFactory
-from tests.kit import assert_error, bearer_client
+from tests.kit import assert_error
 from users.models import User
 from users.services import user_create
 
@@ -120,27 +121,14 @@ def test_lost_race_for_a_username_or_email_is_a_400_through_the_api(
 ROUNDS = 5
 
 
-def race(plaintext_key: str, bodies: list[dict[str, str]]) -> list[int | str]:
-    """POST every body at the same moment, each from its own thread, client and connection."""
-    barrier = threading.Barrier(len(bodies))
-    outcomes: list[int | str] = [0] * len(bodies)
+def race(plaintext_key: str, bodies: list[dict[str, str]]) -> list[object]:
+    """POST every body at the same moment, each from its own thread, client and connection:
+    the status of each answer."""
+    return simultaneously(plaintext_key, [partial(post_status, body=body) for body in bodies])
 
-    def post(index: int, body: dict[str, str]) -> None:
-        client = bearer_client(plaintext_key)
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = client.post(USERS_URL, body).status_code
-        except Exception as exc:  # reported as the outcome, so the test shows it
-            outcomes[index] = repr(exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=post, args=item) for item in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
+def post_status(client, *, body: dict[str, str]) -> int:
+    return client.post(USERS_URL, body).status_code
 
 
 @pytest.mark.postgresql
