@@ -86,12 +86,14 @@ class APIKeyForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         # The services' rules, shown on the form; the services check them again on save.
+        adding = self.instance.pk is None
         try:
             apikey_validate(
-                owner=cleaned.get("owner") if self.instance.pk is None else None,
+                owner=cleaned.get("owner") if adding else None,
                 name=cleaned.get("name") or "",
                 rate_limit=cleaned.get("rate_limit"),
                 scopes=cleaned.get("scopes"),
+                expires_at=cleaned.get("expires_at") if adding else None,
             )
         except ValidationError as exc:
             self.add_error(None, exc)

@@ -43,10 +43,11 @@ def apikey_validate(
     rate_limit: str | None = None,
     scopes: Iterable[str] | None = None,
     actor: User | None = None,
+    expires_at: datetime | None = None,
 ) -> None:
-    """What a key's owner, name, rate limit and scopes must be, checked once for every entry
-    point (admin forms, commands, the API, services): a ValidationError naming each field that
-    is wrong.
+    """What a key's owner, name, rate limit, scopes and (for a new key) expiry must be,
+    checked once for every entry point (admin forms, commands, the API, services): a
+    ValidationError naming each field that is wrong.
 
     `actor` issues the key (None: the operator, with a superuser's rights); the owner must be
     within their reach (users.authority, contract section 10).
@@ -81,6 +82,11 @@ def apikey_validate(
             validate_rate(rate_limit)
         except ValidationError as exc:
             errors["rate_limit"] = exc.error_list
+    if expires_at is not None and expires_at <= timezone.now():
+        # A key that could never work is a mistake, not a key.
+        errors["expires_at"] = [
+            ValidationError("A new key must expire in the future.", code="expired")
+        ]
     if scopes is not None:
         try:
             canonical_scopes(scopes)
@@ -105,7 +111,14 @@ def apikey_issue(
     it may do. `actor` is who asks (None: the operator). What `apikey_validate` refuses, an
     owner beyond the actor's reach included, is a ValidationError, and no key is made.
     """
-    apikey_validate(owner=owner, name=name, rate_limit=rate_limit, scopes=scopes, actor=actor)
+    apikey_validate(
+        owner=owner,
+        name=name,
+        rate_limit=rate_limit,
+        scopes=scopes,
+        actor=actor,
+        expires_at=expires_at,
+    )
     scopes = all_scopes() if scopes is None else canonical_scopes(scopes)
     for _attempt in range(ISSUE_ATTEMPTS):
         prefix = keys.generate_prefix()

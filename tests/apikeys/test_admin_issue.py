@@ -163,3 +163,17 @@ def test_add_post_asking_to_add_another_or_continue_still_answers_with_the_key(
 
     assert response.status_code == HTTPStatus.OK
     assert KEY_PATTERN.search(response.content.decode())
+
+
+def test_add_post_with_an_expiry_in_the_past_is_a_form_error_and_issues_nothing(
+    superuser_client, owner
+):
+    past = {"expires_at_0": "2020-01-01", "expires_at_1": "00:00:00"}
+
+    response = superuser_client.post(ADD_URL, add_form(owner, **past))
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["adminform"].form.errors["expires_at"] == [
+        "A new key must expire in the future."
+    ]
+    assert not APIKey.objects.exists()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from apikeys import keys, services
 from apikeys.models import APIKey
@@ -73,7 +74,7 @@ def test_plaintext_is_stored_in_no_column(user):
 
 
 def test_issue_sets_owner_name_and_expiry(user):
-    expires_at = NOW + timedelta(days=30)
+    expires_at = timezone.now() + timedelta(days=30)
 
     issued = apikey_issue(owner=user, name="ci", expires_at=expires_at)
 
@@ -206,3 +207,11 @@ def test_revoked_key_no_longer_verifies(user):
     apikey_revoke(api_key=issued.api_key)
 
     assert apikey_verify(plaintext=issued.plaintext) is None
+
+
+def test_issue_refuses_an_expiry_in_the_past_and_stores_nothing(user):
+    with pytest.raises(ValidationError) as refused:
+        apikey_issue(owner=user, expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert [error.code for error in refused.value.error_dict["expires_at"]] == ["expired"]
+    assert not APIKey.objects.exists()
