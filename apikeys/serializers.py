@@ -78,6 +78,7 @@ class APIKeyCreateSerializer(StrictSerializer):
         child=ScopeField(),
         required=False,
         allow_empty=False,
+        min_length=1,  # allow_empty is not in the OpenAPI document; minItems is
         help_text=f"Any of {', '.join(SCOPES)}; absent: the calling key's own.",
     )
     expires_in_days = StrictIntegerField(

@@ -146,8 +146,11 @@ IDEMPOTENCY_PARAMETERS = [
 POST_ERROR_STATUSES = (409, 422)
 
 # Every operation may answer these: no key or a bad one (or the IP budget's 429), an Accept it
-# cannot serve, the key's own limit (contract sections 2, 5 and 6).
-SHARED_ERROR_STATUSES = (401, 406, 429)
+# cannot serve, the key's own limit (contract sections 2, 5 and 6), a bug (500) and an
+# unavailable database (503), each with the error body, so clients can parse them too.
+SHARED_ERROR_STATUSES = (401, 406, 429, 500, 503)
+# A body sent chunked without Content-Length (the API's decision, README).
+BODY_ERROR_STATUSES = (411,)
 
 
 class APIAutoSchema(AutoSchema):
@@ -187,6 +190,8 @@ class APIAutoSchema(AutoSchema):
         # (its issue #101); extend_schema's `responses` replaces get_response_serializers().
         responses = super()._get_response_bodies(direction)
         shared = SHARED_ERROR_STATUSES
+        if self.method in {"POST", "PATCH"}:
+            shared += BODY_ERROR_STATUSES
         if self.method == "POST":
             shared += POST_ERROR_STATUSES
         for status, response in error_responses(*shared).items():
