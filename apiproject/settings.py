@@ -192,6 +192,11 @@ API_FAILED_AUTH_RATE_LIMIT = env_rate("API_FAILED_AUTH_RATE_LIMIT", "60/m")
 API_TRUSTED_PROXY_COUNT = env_int("API_TRUSTED_PROXY_COUNT", 0)
 if API_TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("API_TRUSTED_PROXY_COUNT must be 0 or more")
+# Seconds a verified key's record stays in Redis (apikeys.keycache); 0 turns the cache off.
+# Never in process memory: only a shared cache hears at once of a key revoked elsewhere.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60)
+if API_KEY_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("API_KEY_CACHE_SECONDS must be 0 or more")
 # When the cache answers nothing, our throttle serves the request and logs one warning.
 RATELIMIT_FAIL_OPEN = True
 # Admin login attempts, counted before the password is checked (django-ratelimit rates:

@@ -9,6 +9,7 @@ fixed windows.
 import ipaddress
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,7 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
             request, group=group, key=lambda _group, _request: key, rate=rate, increment=True
         )
     except CACHE_ERRORS as exc:
-        logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
+        rate_limit_not_applied(exc)
         return None
     if usage is None:
         logger.warning("Rate limit not applied, the cache answered nothing")
@@ -80,6 +81,22 @@ def count_request(request: Request, *, group: str, key: str, rate: str) -> RateL
     # so a client waiting Retry-After is still served.
     reset = int(time.time()) + usage["time_left"] + 1
     return RateLimitUsage(limit=usage["limit"], count=usage["count"], reset=reset)
+
+
+def rate_limit_not_applied(exc: Exception) -> None:
+    """The one WARNING line (no traceback) of a request served without counting because the
+    cache failed; also for counting done elsewhere than count_request (a key's cached record
+    and its count are read in one round trip)."""
+    logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
+
+
+def fixed_window_end(value: str, period: int, now: int) -> int:
+    """The last second of `value`'s current window, as django-ratelimit reckons it: windows
+    of `period` seconds from the epoch, shifted by a CRC32 of the value so that not every
+    window ends at once. For counting that does not go through django-ratelimit but must
+    keep its windows."""
+    end = now - (now % period) + (zlib.crc32(value.encode()) % period)
+    return end + period if end < now else end
 
 
 def client_ip(request: Any) -> str:
