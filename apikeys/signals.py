@@ -14,7 +14,6 @@ from django.dispatch import receiver
 from apikeys.keycache_store import apikey_cache_forget_user
 from users.models import User
 
-
 # What a key's record holds of its owner (apikeys.keycache.USER_FIELDS), less the id.
 RECORDED_FIELDS = frozenset(
     {"username", "email", "date_joined", "is_active", "is_staff", "is_superuser"}

@@ -11,9 +11,15 @@ from apikeys.scopes import PROJECTS_READ, PROJECTS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from projects.models import Project
+from projects.representations import (
+    project_representation,
+    project_representation_of_row,
+    project_rows,
+)
 from projects.selectors import project_get, project_list, project_public_id
 from projects.serializers import ProjectSerializer, ProjectWriteSerializer
 from projects.services import project_create, project_delete, project_update
+from projects.totals import project_total
 
 PROJECT_ID_DESCRIPTION = "The project's `id`, `project-<number>`."
 
@@ -50,15 +56,19 @@ class ProjectViewSet(APIViewSet):
         responses={200: ProjectSerializer(many=True), **error_responses(400)},
     )
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ProjectSerializer(page, many=True).data)
+        page = self.paginate_queryset(project_rows(self.get_queryset()))
+        return self.get_paginated_response([project_representation_of_row(row) for row in page])
+
+    def paginated_total(self) -> int:
+        # The owner's total kept by the database: no COUNT over all their projects.
+        return project_total(owner=self.request.user)
 
     @extend_schema(
         summary="Get one of your projects",
         responses={200: ProjectSerializer, **error_responses(404)},
     )
     def retrieve(self, request: Request, project_id: str) -> Response:
-        return Response(ProjectSerializer(self.get_own_project(project_id)).data)
+        return Response(project_representation(self.get_own_project(project_id)))
 
     @extend_schema(
         summary="Create a project",
