@@ -5,6 +5,8 @@ Environment variables (README.md has the full list):
     DJANGO_SECRET_KEY       required unless DJANGO_DEBUG=1.
     DJANGO_ALLOWED_HOSTS    comma-separated host names.
     DATABASE_URL            default: the embedded SQLite file db.sqlite3 beside manage.py.
+    DATABASE_CONN_HEALTH_CHECKS  "1": check a reused connection before each request.
+    API_KEY_CACHE_SECONDS   how long Redis keeps a verified key's record, default 60.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
     REDIS_URL               the shared cache for rate limits; unset: process memory.
     API_RATE_LIMIT          requests per API key, default 100/m.
@@ -147,7 +149,11 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off by default: a health check is a `SELECT 1` round trip before every request that
+        # reuses a connection. Without it, a connection the database dropped fails one request
+        # (503, the error body) and is then closed (Django closes a connection that errored
+        # at the end of the request), and CONN_MAX_AGE bounds how long any connection lives.
+        conn_health_checks=env_flag("DATABASE_CONN_HEALTH_CHECKS"),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -111,6 +111,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--only", help="comma-separated endpoint names to measure")
+    parser.add_argument(
+        "--profile",
+        metavar="ENDPOINT",
+        help="after the rounds, py-spy records the workers while wrk runs this endpoint, and "
+        "the functions taking the most time are printed",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.rounds, args.duration, args.warmup = 1, 1, 1
@@ -170,10 +176,8 @@ def seed(scale: dict[str, int]) -> None:
             return
         started = time.monotonic()
         cursor.execute("DELETE FROM benchmark_seed")
-        cursor.execute(
-            "TRUNCATE projects_project, projects_ownerprojecttotal, apikeys_apikey, "
-            "api_idempotencyrecord, users_user CASCADE"
-        )
+        # Everything that hangs off the users (projects, their totals, keys, kept answers).
+        cursor.execute("TRUNCATE users_user CASCADE")
         users = [(f"bench-{n}",) for n in range(1, scale["users"] + 1)]
         users += [("bench-big",), ("bench-writer",)]
         cursor.execute(
@@ -409,6 +413,57 @@ def run_wrk(
     return parse_wrk(output)
 
 
+# --- where the time goes ----------------------------------------------------------------------
+
+
+def profile(
+    wrk: str,
+    base_url: str,
+    master_pid: int,
+    endpoint: Endpoint,
+    keys: dict[str, tuple[int, str]],
+    args: argparse.Namespace,
+    top: int = 25,
+) -> None:
+    """py-spy's samples of every worker while wrk runs `endpoint`: for each function, the
+    share of samples it is on the stack (inclusive) and on top of it (own)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    with tempfile.NamedTemporaryFile(suffix=".txt") as raw:
+        recorder = subprocess.Popen(
+            [py_spy, "record", "--pid", str(master_pid), "--subprocesses", "--format", "raw",
+             "--rate", "500", "--duration", str(args.duration), "--output", raw.name,
+             "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(1)  # py-spy attaches
+        run_wrk(wrk, base_url, endpoint, keys, args, args.duration)
+        recorder.wait(timeout=args.duration + 30)
+        lines = Path(raw.name).read_text().splitlines()
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        samples = int(count)
+        frames = [re.sub(r" \((.*?)/site-packages/", " (", f) for f in stack.split(";")]
+        frames = [f for f in frames if not f.startswith("process ")]
+        if not frames:
+            continue
+        total += samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    print(f"\nProfile of {endpoint.name} ({total} samples over the workers):")
+    print("  inclusive   own  function (below the trunk every request shares)")
+    branches = [item for item in inclusive.items() if item[1] < 0.6 * total]
+    for frame, samples in sorted(branches, key=lambda item: -item[1])[:top]:
+        print(f"  {samples / total:8.1%} {own.get(frame, 0) / total:6.1%}  {frame}")
+    print("  top by own time:")
+    for frame, samples in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        print(f"  {inclusive[frame] / total:8.1%} {samples / total:6.1%}  {frame}")
+
+
 # --- queries and round trips per request ------------------------------------------------------
 
 
@@ -556,6 +611,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
             print(f"round {index + 1} of {args.rounds} done, load {load()}", flush=True)
         memory = worker_peak_memory_mib(master_pid)
+        if args.profile:
+            profile(wrk, base_url, master_pid, results[args.profile].endpoint, keys, args)
     print(f"load average after: {load()}")
     counts = {}
     with server(environment, 1, BENCH_COUNT="1") as (base_url, _pid):

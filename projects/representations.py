@@ -7,21 +7,13 @@ tests/projects/test_project_representations.py holds the two to the same output.
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.settings import api_settings
 
 from projects.models import Project
 
-COLUMNS = ("id", "name", "description", "created_at")
-
-
-def project_rows(projects: QuerySet[Project]) -> QuerySet:
-    """The columns a project's representation needs, as tuples: no model instances."""
-    return projects.values_list(*COLUMNS)
-
 
 def project_representation_of_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    pk, name, description, created_at = row
+    pk, name, description, created_at = row  # projects.rows.COLUMNS
     return {
         "id": f"project-{pk}",
         "name": name,

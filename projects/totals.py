@@ -1,4 +1,5 @@
-"""Reading the per-owner project total that the database keeps (OwnerProjectTotal)."""
+"""Locking the per-owner project total that the database keeps (OwnerProjectTotal) for the
+cap; the list reads it through projects.rows."""
 
 from django.db import connection
 
@@ -16,12 +17,6 @@ _LOCK = (
     f"ON CONFLICT (owner_id) DO UPDATE SET total = {_TABLE}.total "
     "RETURNING total"
 )
-
-
-def project_total(*, owner: User) -> int:
-    """How many projects `owner` has: every project, however it was made."""
-    total = OwnerProjectTotal.objects.filter(owner_id=owner.pk).values_list("total", flat=True)
-    return next(iter(total), 0)
 
 
 def project_total_lock(*, owner: User) -> int:

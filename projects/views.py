@@ -11,15 +11,11 @@ from apikeys.scopes import PROJECTS_READ, PROJECTS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from projects.models import Project
-from projects.representations import (
-    project_representation,
-    project_representation_of_row,
-    project_rows,
-)
+from projects.representations import project_representation_of_row
+from projects.rows import project_row, project_rows_of
 from projects.selectors import project_get, project_list, project_public_id
 from projects.serializers import ProjectSerializer, ProjectWriteSerializer
 from projects.services import project_create, project_delete, project_update
-from projects.totals import project_total
 
 PROJECT_ID_DESCRIPTION = "The project's `id`, `project-<number>`."
 
@@ -56,19 +52,18 @@ class ProjectViewSet(APIViewSet):
         responses={200: ProjectSerializer(many=True), **error_responses(400)},
     )
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(project_rows(self.get_queryset()))
+        page = self.paginate_queryset(project_rows_of(owner=request.user))
         return self.get_paginated_response([project_representation_of_row(row) for row in page])
-
-    def paginated_total(self) -> int:
-        # The owner's total kept by the database: no COUNT over all their projects.
-        return project_total(owner=self.request.user)
 
     @extend_schema(
         summary="Get one of your projects",
         responses={200: ProjectSerializer, **error_responses(404)},
     )
     def retrieve(self, request: Request, project_id: str) -> Response:
-        return Response(project_representation(self.get_own_project(project_id)))
+        row = project_row(owner=request.user, project_id=project_id)
+        if row is None:
+            raise exceptions.NotFound(f"You have no project '{project_id}'")
+        return Response(project_representation_of_row(row))
 
     @extend_schema(
         summary="Create a project",

@@ -11,7 +11,7 @@ from rest_framework.settings import api_settings
 from users.models import User
 
 
-def user_representation(user: User) -> dict[str, Any]:
+def user_representation(*, user: User) -> dict[str, Any]:
     return {
         "id": str(user.pk),
         "username": user.username,

@@ -42,7 +42,7 @@ class UserViewSet(APIViewSet):
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
         # The router lists this route before /users/{user_id}: `me` is never taken for an id.
-        return Response(user_representation(request.user))
+        return Response(user_representation(user=request.user))
 
     @extend_schema(
         summary="Get a user",
@@ -56,7 +56,7 @@ class UserViewSet(APIViewSet):
         user = request.user if own else user_get(user_id=user_id)
         if user is None:
             raise exceptions.NotFound(f"No user has the id '{user_id}'")
-        return Response(user_representation(user))
+        return Response(user_representation(user=user))
 
     @extend_schema(
         summary="Create a user",

@@ -28,10 +28,7 @@ class PageLimitPagination(BasePagination):
     ) -> list[Any]:
         self.page, self.limit = self._page_and_limit(request)
         self.request = request
-        # A view that keeps its list's total elsewhere (a counter) says so with
-        # paginated_total(), which spares the COUNT over all the rows.
-        paginated_total = getattr(view, "paginated_total", None)
-        self.total = paginated_total() if paginated_total is not None else queryset.count()
+        self.total = queryset.count()
         offset = (self.page - 1) * self.limit
         if offset >= self.total:
             # No query past the end: a huge offset would overflow the database's integer.

@@ -71,6 +71,7 @@ def failing_project_list(monkeypatch):
         raise RuntimeError("boom: secret internals")
 
     monkeypatch.setattr("projects.views.project_list", explode)
+    monkeypatch.setattr("projects.views.project_rows_of", explode)  # the list's own read
 
 
 @pytest.fixture
@@ -79,6 +80,7 @@ def failing_user_get(monkeypatch):
         raise RuntimeError("boom: secret internals")
 
     monkeypatch.setattr("users.views.user_get", explode)
+    monkeypatch.setattr("users.views.user_representation", explode)  # one's own needs no get
 
 
 # --- Router 404 -----------------------------------------------------------------------------------

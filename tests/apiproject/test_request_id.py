@@ -22,6 +22,7 @@ def failing_project_list(monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("projects.views.project_list", explode)
+    monkeypatch.setattr("projects.views.project_rows_of", explode)  # the list's own read
 
 
 @pytest.fixture
