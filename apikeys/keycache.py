@@ -153,8 +153,11 @@ def apikey_verify_and_count(*, plaintext: str) -> VerifiedKey:
             client=client,
         )
     except CACHE_ERRORS as exc:
+        api_key = apikey_verify(plaintext=plaintext)
+        if api_key is None:
+            return VerifiedKey(api_key=None)  # the failed-authentication budget says it failed
         rate_limit_not_applied(exc)
-        return VerifiedKey(api_key=apikey_verify(plaintext=plaintext), counted=True)
+        return VerifiedKey(api_key=api_key, counted=True)
     if reply[0] == 0:
         return _verify_missed(client, prefix, plaintext, digest, reply[1], now, window_end)
     api_key = _usable_key(reply[1].decode(), digest, now)
