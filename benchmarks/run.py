@@ -110,7 +110,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
-    parser.add_argument("--only", help="comma-separated endpoint names to measure")
+    parser.add_argument("--only", help="endpoint names to measure, separated by ';'")
     parser.add_argument(
         "--profile",
         metavar="ENDPOINT",
@@ -254,11 +254,11 @@ def endpoints(scale: dict[str, int], keys: dict[str, tuple[int, str]]) -> list[E
                  script=CREATE_DELETE_SCRIPT),
     ]  # fmt: skip
     if scale["big"]:
-        for username, label in (("bench-1", "100"), ("bench-big", f"{scale['big']:,}")):
+        for username, owned in (("bench-1", scale["projects"]), ("bench-big", scale["big"])):
             for page in (1, 500):
                 listed.append(
                     Endpoint(
-                        f"page {page}, {label} projects",
+                        f"page {page} of {owned} projects",
                         f"/api/v1/projects?page={page}&limit=20",
                         username,
                     )
@@ -585,7 +585,7 @@ def main(argv: list[str] | None = None) -> None:
     keys = issue_keys()
     listed = endpoints(scale, keys)
     if args.only:
-        wanted = {name.strip() for name in args.only.split(",")}
+        wanted = {name.strip() for name in args.only.split(";")}
         floors = {e.floor for e in listed if e.name in wanted}
         listed = [e for e in listed if e.name in wanted or e.name in floors]
     from django.db import connection
