@@ -413,6 +413,18 @@ def run_wrk(
     return parse_wrk(output)
 
 
+# Where a request's time goes, by the functions on the stack (first match of each).
+PROFILE_AREAS = [
+    ("authentication (key lookup, record)", ["APIKeyAuthentication.authenticate"]),
+    ("rate limit (the throttle's own counting)", ["APIKeyRateThrottle.allow_request"]),
+    ("connection health check", ["close_if_health_check_failed"]),
+    ("the page and its total", ["paginate_queryset"]),
+    ("serializing", ["Serializer.data", "representation"]),
+    ("rendering JSON", ["JSONRenderer.render"]),
+    ("the Link header", ["_link_header"]),
+    ("gunicorn: parsing, writing, closing", ["(gunicorn/http/", "(gunicorn/util.py"]),
+]
+
 # --- where the time goes ----------------------------------------------------------------------
 
 
@@ -442,6 +454,7 @@ def profile(
         lines = Path(raw.name).read_text().splitlines()
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
+    stacks: list[tuple[list[str], int]] = []
     total = 0
     for line in lines:
         stack, _, count = line.rpartition(" ")
@@ -451,10 +464,19 @@ def profile(
         if not frames:
             continue
         total += samples
+        stacks.append((frames, samples))
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + samples
         own[frames[-1]] = own.get(frames[-1], 0) + samples
     print(f"\nProfile of {endpoint.name} ({total} samples over the workers):")
+    print("  share of samples in:")
+    for label, markers in PROFILE_AREAS:
+        samples = sum(
+            count
+            for stack, count in stacks
+            if any(marker in frame for frame in stack for marker in markers)
+        )
+        print(f"  {samples / total:8.1%}  {label}")
     print("  inclusive   own  function (below the trunk every request shares)")
     branches = [item for item in inclusive.items() if item[1] < 0.6 * total]
     for frame, samples in sorted(branches, key=lambda item: -item[1])[:top]:
