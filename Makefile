@@ -37,9 +37,10 @@ serve: install
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Prints what the API-key rate limit costs a request (REDIS_URL=... to measure Redis).
+# The API against Django's floor under gunicorn, PostgreSQL and Redis (README: Performance).
+# BENCH_ARGS adds options, e.g. BENCH_ARGS="--scale large" or BENCH_ARGS="--smoke".
 bench: install-dev
-	$(BIN)/python -m tests.benchmarks.throttle_overhead
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

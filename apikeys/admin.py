@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apikeys.keycache import apikey_window_usage
 from apikeys.models import APIKey
 from apikeys.scopes import SCOPE_CHOICES, SCOPES
 from apikeys.services import (
@@ -32,9 +33,7 @@ from apikeys.services import (
     apikey_validate,
     apikeys_revoke,
 )
-from apikeys.throttling import API_KEY_GROUP
 from apiproject.api.cache import CACHE_ERRORS
-from apiproject.api.ratelimit import peek_request_count
 from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
 
@@ -178,7 +177,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         """The requests counted in the key's current window, read from the throttle's own
         counter without counting (nothing is written per request for this page)."""
         rate = api_key.rate_limit or settings.API_RATE_LIMIT
-        usage = peek_request_count(group=API_KEY_GROUP, key=api_key.prefix, rate=rate)
+        usage = apikey_window_usage(api_key=api_key)
         if usage is None:
             return "unknown: the rate-limit cache does not answer"
         resets = datetime.fromtimestamp(usage.reset, tz=UTC)

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apikeys import keys
+from apikeys.keycache_store import apikey_cache_forget
 from apikeys.models import APIKey
 from apikeys.scopes import all_scopes, canonical_scopes
 from apiproject.api.rates import validate_rate
@@ -134,6 +135,8 @@ def apikey_issue(
                     rate_limit=rate_limit,
                     scopes=scopes,
                 )
+                # A negative record of this prefix (someone tried it) must not outlive it.
+                apikey_cache_forget(prefixes=[prefix])
         except IntegrityError:
             if APIKey.objects.filter(prefix=prefix).exists():
                 continue  # the public prefix collided with an existing key's: draw again
@@ -187,8 +190,10 @@ def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None
     within_reach = api_keys.filter(key_owners_within_reach(revoked_by, prefix="owner__"))
     with transaction.atomic():
         pending = within_reach.filter(revoked_at__isnull=True).select_for_update(of=("self",))
-        ids = list(pending.values_list("pk", flat=True))
+        revoked = dict(pending.values_list("pk", "prefix"))
+        ids = list(revoked)
         APIKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=revoked_by)
+        apikey_cache_forget(prefixes=revoked.values())
     return ids
 
 
@@ -214,6 +219,7 @@ def apikey_update(
     if scopes is not None:
         changes["scopes"] = canonical_scopes(scopes)
     updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)
+    apikey_cache_forget(prefixes=[api_key.prefix])
     return bool(updated)
 
 
@@ -289,6 +295,7 @@ def apikey_roll(*, api_key: APIKey, issuer: APIKey, grace: timedelta) -> IssuedA
         grace_ends = now + grace
         if locked.expires_at is None or locked.expires_at > grace_ends:
             APIKey.objects.filter(pk=locked.pk).update(expires_at=grace_ends)
+            apikey_cache_forget(prefixes=[locked.prefix])
     api_key.refresh_from_db(fields=["expires_at"])
     return issued
 

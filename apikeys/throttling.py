@@ -20,11 +20,15 @@ class APIKeyRateThrottle(CountingThrottle):
         api_key = request.auth
         if not isinstance(api_key, APIKey):
             return True
-        self.usage = count_request(
-            request,
-            group=API_KEY_GROUP,
-            key=api_key.prefix,
-            rate=api_key.rate_limit or settings.API_RATE_LIMIT,
-        )
+        precounted = getattr(request, "precounted_rate_limit_usage", None)
+        if precounted is not None:
+            (self.usage,) = precounted  # apikeys.keycache counted it with the key's record
+        else:
+            self.usage = count_request(
+                request,
+                group=API_KEY_GROUP,
+                key=api_key.prefix,
+                rate=api_key.rate_limit or settings.API_RATE_LIMIT,
+            )
         request.rate_limit_usage = self.usage
         return self.usage is None or not self.usage.exceeded

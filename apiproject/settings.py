@@ -6,6 +6,8 @@ Environment variables (README.md has the full list):
     DJANGO_ALLOWED_HOSTS    comma-separated host names.
     DATABASE_URL            default: the embedded SQLite file db.sqlite3 beside manage.py.
     DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT  seconds, default 3 and 5.
+    DATABASE_CONN_HEALTH_CHECKS  "1": check a reused connection before each request.
+    API_KEY_CACHE_SECONDS   how long Redis keeps a verified key's record, default 60.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
     REDIS_URL               the shared cache for rate limits; unset: process memory.
     API_RATE_LIMIT          requests per API key, default 100/m.
@@ -156,7 +158,11 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off by default: a health check is a `SELECT 1` round trip before every request that
+        # reuses a connection. Without it, a connection the database dropped fails one request
+        # (503, the error body) and is then closed (Django closes a connection that errored
+        # at the end of the request), and CONN_MAX_AGE bounds how long any connection lives.
+        conn_health_checks=env_flag("DATABASE_CONN_HEALTH_CHECKS"),
     )
 }
 # Time limits (contract section 11), all shorter than gunicorn's worker timeout
@@ -217,6 +223,11 @@ API_FAILED_AUTH_RATE_LIMIT = env_rate("API_FAILED_AUTH_RATE_LIMIT", "60/m")
 API_TRUSTED_PROXY_COUNT = env_int("API_TRUSTED_PROXY_COUNT", 0)
 if API_TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("API_TRUSTED_PROXY_COUNT must be 0 or more")
+# Seconds a verified key's record stays in Redis (apikeys.keycache); 0 turns the cache off.
+# Never in process memory: only a shared cache hears at once of a key revoked elsewhere.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60)
+if API_KEY_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("API_KEY_CACHE_SECONDS must be 0 or more")
 # When the cache answers nothing, our throttle serves the request and logs one warning.
 RATELIMIT_FAIL_OPEN = True
 # Failed admin logins (contract section 10), in fixed windows of ADMIN_LOGIN_FAILURE_WINDOW

@@ -51,3 +51,23 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OwnerProjectTotal(models.Model):
+    """How many projects a user owns: the list's `total` and the cap (contract section 4)
+    without counting a user's projects on every request.
+
+    Kept by the database itself, by triggers on the project table (migration 0004), in the
+    transaction of every insert, delete and change of owner, whatever makes it: the API, the
+    admin (its add, change and bulk delete), a user's deletion cascading to their projects, a
+    command, bulk_create, raw SQL. Django's own means (model methods, signals) miss bulk and
+    cascading deletes or would turn them into a query per row; only TRUNCATE passes by.
+    """
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    total = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.total}"

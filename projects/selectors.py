@@ -18,10 +18,18 @@ def project_list(*, owner: User) -> QuerySet[Project]:
 def project_get(*, owner: User, project_id: str) -> Project | None:
     """The owner's project with this public id (`project-123`); None for any other spelling,
     an unknown id and another owner's project alike, in one query or none."""
+    pk = project_pk(project_id)
+    if pk is None:
+        return None
+    return Project.objects.filter(owner=owner, pk=pk).first()
+
+
+def project_pk(project_id: str) -> int | None:
+    """The number of a public id (`project-123`); None for any other spelling."""
     match = _PROJECT_ID.fullmatch(project_id)
     if match is None or int(match.group(1)) > _MAX_ID:
         return None
-    return Project.objects.filter(owner=owner, pk=int(match.group(1))).first()
+    return int(match.group(1))
 
 
 def project_public_id(project: Project) -> str:

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from apiproject.api.db import violated_constraint
 from projects.models import OWNER_NAME_CI_UNIQUE, Project
+from projects.totals import project_total_lock
 from users.models import User
 
 NAME_TAKEN = "You already have a project with that name."
@@ -15,11 +16,10 @@ def project_create(*, owner: User, name: str, description: str = "") -> Project:
     """Create a project of `owner`, within API_PROJECTS_PER_USER; a name the owner already
     uses (ignoring case), even in a lost race, is a ValidationError, not a 500."""
     with transaction.atomic():
-        # Concurrent creates of one owner take turns on the owner's row, so none of them can
-        # count before another's insert and pass the cap with it.
-        User.objects.select_for_update().filter(pk=owner.pk).exists()
+        # Concurrent creates of one owner take turns on the owner's project total, so none of
+        # them can read it before another's insert and pass the cap with it.
         limit = settings.API_PROJECTS_PER_USER
-        if Project.objects.filter(owner=owner).count() >= limit:
+        if project_total_lock(owner=owner) >= limit:
             raise ValidationError(
                 f"You may own at most {limit:,} projects: delete one to make another.",
                 code="project_limit",

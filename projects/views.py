@@ -2,8 +2,8 @@ from http import HTTPStatus
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,6 +11,8 @@ from apikeys.scopes import PROJECTS_READ, PROJECTS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from projects.models import Project
+from projects.representations import project_representation_of_row
+from projects.rows import project_row, project_rows_of
 from projects.selectors import project_get, project_list, project_public_id
 from projects.serializers import ProjectSerializer, ProjectWriteSerializer
 from projects.services import project_create, project_delete, project_update
@@ -18,15 +20,7 @@ from projects.services import project_create, project_delete, project_update
 PROJECT_ID_DESCRIPTION = "The project's `id`, `project-<number>`."
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List your projects",
-        description="The projects of the key's user, newest first, page by page. The `Link` "
-        "header points to the first, previous, next and last pages.",
-        responses={200: ProjectSerializer(many=True), **error_responses(400)},
-    )
-)
-class ProjectViewSet(mixins.ListModelMixin, APIViewSet):
+class ProjectViewSet(APIViewSet):
     """The key user's own projects (contract section 4): another user's project is answered
     exactly like one that does not exist."""
 
@@ -52,13 +46,26 @@ class ProjectViewSet(mixins.ListModelMixin, APIViewSet):
         return project
 
     @extend_schema(
+        summary="List your projects",
+        description="The projects of the key's user, newest first, page by page. The `Link` "
+        "header points to the first, previous, next and last pages.",
+        responses={200: ProjectSerializer(many=True), **error_responses(400)},
+    )
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(project_rows_of(owner=request.user))
+        return self.get_paginated_response([project_representation_of_row(row) for row in page])
+
+    @extend_schema(
         summary="Get one of your projects",
         description="Another user's project is answered exactly like one that does not exist "
         "(404).",
         responses={200: ProjectSerializer, **error_responses(404)},
     )
     def retrieve(self, request: Request, project_id: str) -> Response:
-        return Response(ProjectSerializer(self.get_own_project(project_id)).data)
+        row = project_row(owner=request.user, project_id=project_id)
+        if row is None:
+            raise exceptions.NotFound(f"You have no project '{project_id}'")
+        return Response(project_representation_of_row(row))
 
     @extend_schema(
         summary="Create a project",

@@ -11,6 +11,7 @@ from apikeys.scopes import USERS_READ, USERS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
+from users.representations import user_representation
 from users.selectors import user_get
 from users.serializers import UserCreateSerializer, UserSerializer
 from users.services import user_create
@@ -41,7 +42,7 @@ class UserViewSet(APIViewSet):
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
         # The router lists this route before /users/{user_id}: `me` is never taken for an id.
-        return Response(UserSerializer(request.user).data)
+        return Response(user_representation(user=request.user))
 
     @extend_schema(
         summary="Get a user",
@@ -50,10 +51,12 @@ class UserViewSet(APIViewSet):
         responses={200: UserSerializer, **error_responses(403, 404)},
     )
     def retrieve(self, request: Request, user_id: str) -> Response:
-        user = user_get(user_id=user_id)
+        # The key's own user is loaded already (with its key): no second query.
+        own = user_id == str(request.user.pk)
+        user = request.user if own else user_get(user_id=user_id)
         if user is None:
             raise exceptions.NotFound(f"No user has the id '{user_id}'")
-        return Response(UserSerializer(user).data)
+        return Response(user_representation(user=user))
 
     @extend_schema(
         summary="Create a user",

@@ -16,6 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 def check_database() -> None:
+    """A round trip on this worker's connection, bounded like Django's check of a kept
+    connection (the PostgreSQL backend's health_check_deadline, DATABASE_CONNECT_TIMEOUT)
+    rather than like a statement, so a hung server is reported within the probe's time."""
+    connection.ensure_connection()
+    if not connection.is_usable():
+        connection.close()
+        raise DatabaseError("the database did not answer")
+    # Backends whose is_usable() asks nothing (SQLite) answer a real query here.
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()

@@ -2,14 +2,15 @@
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
 
 _DIGITS = re.compile(r"[0-9]+")
 # Any page past 2**63 is past the end of every table; this bound only keeps Python's int
@@ -113,9 +114,20 @@ class PageLimitPagination(BasePagination):
         if self.page < last:
             links.append(("next", self.page + 1))
         links.append(("last", last))
-        return ", ".join(f'<{self._page_url(page)}>; rel="{rel}"' for rel, page in links)
+        page_url = self._page_url_maker()
+        return ", ".join(f'<{page_url(page)}>; rel="{rel}"' for rel, page in links)
 
-    def _page_url(self, page: int) -> str:
-        url = self.request.get_full_path()
-        url = replace_query_param(url, self.page_query_param, page)
-        return replace_query_param(url, self.limit_query_param, self.limit)
+    def _page_url_maker(self) -> Callable[[int], str]:
+        """What DRF's replace_query_param gives for `page` and then `limit` (the query's
+        parameters sorted), with the query parsed once for every link rather than twice per
+        link: that parsing was a tenth of a list request's CPU in the benchmark's profile."""
+        scheme, netloc, path, query, fragment = urlsplit(self.request.get_full_path())
+        parameters = parse_qs(query, keep_blank_values=True)
+        parameters[self.limit_query_param] = [str(self.limit)]
+
+        def page_url(page: int) -> str:
+            with_page = {**parameters, self.page_query_param: [str(page)]}
+            query = urlencode(sorted(with_page.items()), doseq=True)
+            return urlunsplit((scheme, netloc, path, query, fragment))
+
+        return page_url

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +87,7 @@ def _usage(
             request, group=group, key=lambda _group, _request: key, rate=rate, increment=increment
         )
     except CACHE_ERRORS as exc:
-        CACHE_FAIL_OPENS.inc()
-        logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
+        rate_limit_not_applied(exc)
         return None
     if usage is None:
         CACHE_FAIL_OPENS.inc()
@@ -144,6 +144,23 @@ def failures_clear(*, group: str, key: str, window: int) -> None:
         logger.warning(
             "Failure count not cleared, the cache failed: %s: %s", type(exc).__name__, exc
         )
+
+
+def rate_limit_not_applied(exc: Exception) -> None:
+    """The one WARNING line (no traceback) of a request served without counting because the
+    cache failed; also for counting done elsewhere than count_request (a key's cached record
+    and its count are read in one round trip)."""
+    CACHE_FAIL_OPENS.inc()
+    logger.warning("Rate limit not applied, the cache failed: %s: %s", type(exc).__name__, exc)
+
+
+def fixed_window_end(value: str, period: int, now: int) -> int:
+    """The last second of `value`'s current window, as django-ratelimit reckons it: windows
+    of `period` seconds from the epoch, shifted by a CRC32 of the value so that not every
+    window ends at once. For counting that does not go through django-ratelimit but must
+    keep its windows."""
+    end = now - (now % period) + (zlib.crc32(value.encode()) % period)
+    return end + period if end < now else end
 
 
 def client_ip(request: Any) -> str:

@@ -38,6 +38,7 @@ def failing_user_get(monkeypatch):
         raise RuntimeError("boom: secret internals")
 
     monkeypatch.setattr("users.views.user_get", explode)
+    monkeypatch.setattr("users.views.user_representation", explode)  # one's own needs no get
 
 
 # --- Router 404 -----------------------------------------------------------------------------------

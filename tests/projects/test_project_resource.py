@@ -96,7 +96,8 @@ def test_another_users_project_costs_the_same_queries_as_an_unknown_one(
             user_client.get(detail_url(project_id))
         counts.append(len(queries))
 
-    assert counts[0] == counts[1] == 2  # the key with its user; the project
+    # The key with its user (none once the key's record is cached, with Redis); the project.
+    assert counts[0] == counts[1] in (1, 2)
 
 
 @pytest.mark.parametrize(

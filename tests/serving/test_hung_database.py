@@ -24,14 +24,18 @@ def frozen_stack(redis_url):
 
 def test_a_hung_database_gets_503_in_time_and_recovers(frozen_stack):
     cluster, stack = frozen_stack
-    # Well formed, checksum right, prefix unknown: its check is a query by prefix.
-    made_up = {"Authorization": f"Bearer {keys.generate(keys.generate_prefix())}"}
+
+    def made_up() -> dict[str, str]:
+        # Well formed, checksum right, prefix unknown: its check is a query by prefix. A new
+        # prefix each time: a prefix once looked up is answered from the key cache.
+        return {"Authorization": f"Bearer {keys.generate(keys.generate_prefix())}"}
+
     api_url = f"{stack.base_url}/api/v1/projects"
     readyz_url = f"{stack.base_url}/readyz"
 
     def wave() -> tuple[list, list]:
         with ThreadPoolExecutor(max_workers=10) as pool:
-            api = [pool.submit(fetch, api_url, headers=made_up) for _ in range(6)]
+            api = [pool.submit(fetch, api_url, headers=made_up()) for _ in range(6)]
             ready = [pool.submit(fetch, readyz_url) for _ in range(2)]
             return [f.result() for f in api], [f.result() for f in ready]
 

@@ -31,7 +31,8 @@ def test_me_needs_no_query_beyond_the_keys_own(user_client):
     with CaptureQueriesContext(connection) as queries:
         user_client.get(ME_URL)
 
-    assert len(queries) == 1  # the key joined to its user
+    # The key joined to its user, or nothing once the key's record is cached (with Redis).
+    assert len(queries) <= 1
 
 
 def test_me_without_a_key_is_401(anonymous_client):
