@@ -4,26 +4,18 @@ database already holding duplicate names: the later duplicates are renamed, noth
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations import migrate, schema_at
 
 BEFORE = [("projects", "0002_newest_first_index")]
 AFTER = [("projects", "0003_owner_name_unique_and_text_rules")]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def migrate(targets: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def old_schema(transactional_db):
-    apps = migrate(BEFORE)
-    yield apps
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    with schema_at(BEFORE) as apps:
+        yield apps
 
 
 def test_later_duplicates_are_renamed_and_every_project_kept(old_schema):

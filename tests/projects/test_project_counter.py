@@ -6,7 +6,6 @@ from http import HTTPStatus
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.urls import reverse
 from projects.models import OwnerProjectTotal, Project
 from projects.services import project_create, project_delete
 from tests.factories import ProjectFactory, UserFactory
+from tests.migrations import migrate, schema_at
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -214,18 +214,10 @@ BEFORE = [("projects", "0003_owner_name_unique_and_text_rules")]
 AFTER = [("projects", "0004_owner_project_total")]
 
 
-def migrate(targets: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def schema_without_totals(transactional_db):
-    apps = migrate(BEFORE)
-    yield apps
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    with schema_at(BEFORE) as apps:
+        yield apps
 
 
 def test_the_migration_sets_every_owners_total(schema_without_totals):
