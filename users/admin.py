@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from apikeys.models import APIKey
 from users.authority import (
+    ACCOUNT_FIELDS,
     key_owners_within_reach,
     user_may_change_user,
     user_may_delete_user,
@@ -55,17 +56,7 @@ class APIKeyInline(admin.TabularInline):
 
 
 # The fields of the change form whose editing the authority rule decides, field by field.
-JUDGED_FORM_FIELDS = (
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "is_active",
-    "is_staff",
-    "is_superuser",
-    "groups",
-    "user_permissions",
-)
+JUDGED_FORM_FIELDS = (*ACCOUNT_FIELDS, "groups", "user_permissions")
 
 
 @admin.register(User)

@@ -15,6 +15,17 @@ from django.db.models import Q
 
 from users.models import User
 
+# The columns of an account the rule below judges one by one (the services add the password
+# hash, the admin's form the groups and permissions).
+ACCOUNT_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
 # What a person may change of their own account without a superuser: their profile.
 PROFILE_FIELDS = frozenset({"username", "first_name", "last_name", "email"})
 # Rights: only superusers grant them, to anyone.

@@ -2,21 +2,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from apiproject.api.db import violated_constraint
-from users.authority import user_may_change_user
+from users.authority import ACCOUNT_FIELDS, user_may_change_user
 from users.emails import normalize_email
 from users.models import EMAIL_CI_UNIQUE, USERNAME_CI_UNIQUE, User
 
 # The columns of a user whose change the authority rule judges ("password" is the hash).
-JUDGED_FIELDS = (
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "is_active",
-    "is_staff",
-    "is_superuser",
-    "password",
-)
+JUDGED_FIELDS = (*ACCOUNT_FIELDS, "password")
 
 _CONSTRAINT_FIELDS = {
     USERNAME_CI_UNIQUE: ("username", "A user with that username already exists."),
