@@ -8,6 +8,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from apiproject.api.text import escape_unprintable
+
 logger = logging.getLogger(__name__)
 
 
@@ -18,14 +20,6 @@ def key_prefix(request: HttpRequest) -> str | None:
     the kernel does not import the app that defines keys.
     """
     return getattr(getattr(request, "auth", None), "prefix", None)
-
-
-def printable(text: str) -> str:
-    """`text` with control and other non-printable characters escaped, so a path such as
-    `/a%0Afake line` cannot forge a log line in the text format."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class AccessLogMiddleware:
@@ -40,8 +34,8 @@ class AccessLogMiddleware:
         response = self.get_response(request)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         fields: dict[str, Any] = {
-            "method": printable(request.method or ""),
-            "path": printable(request.path),
+            "method": escape_unprintable(request.method or ""),
+            "path": escape_unprintable(request.path),
             "status": response.status_code,
             "duration_ms": duration_ms,
             "key_prefix": key_prefix(request),
