@@ -27,6 +27,7 @@ from apikeys.keycache_store import record_key
 from apikeys.scopes import PROJECTS_READ, USERS_READ
 from apikeys.services import IssuedAPIKey, apikey_issue
 from tests.factories import UserFactory, forged_key
+from tests.users.admin_pages import change_form, change_url, keys_inline
 from users.models import User
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -285,30 +286,11 @@ def expire_in_admin(issued: IssuedAPIKey, superuser_client: Client) -> None:
     assert response.status_code == HTTPStatus.FOUND, response.content[:2000]
 
 
-def user_change_form(user: User, **fields: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "api_keys-TOTAL_FORMS": "1",
-        "api_keys-INITIAL_FORMS": "1",
-        "api_keys-0-id": str(user.api_keys.get().pk),
-        "api_keys-0-owner": str(user.pk),
-        "_save": "Save",
-    }
-    for flag in ("is_active", "is_staff", "is_superuser"):
-        if getattr(user, flag):
-            data[flag] = "on"
-    data.update(fields)
-    return data
-
-
 def deactivate_user_in_admin(issued: IssuedAPIKey, superuser_client: Client) -> None:
     owner = issued.api_key.owner
-    data = user_change_form(owner)
+    data = change_form(owner, **keys_inline(owner))
     del data["is_active"]
-    response = superuser_client.post(reverse("admin:users_user_change", args=[owner.pk]), data)
+    response = superuser_client.post(change_url(owner), data)
     assert response.status_code == HTTPStatus.FOUND, response.content[:3000]
     owner.refresh_from_db()
     assert not owner.is_active

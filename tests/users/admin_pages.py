@@ -37,8 +37,18 @@ def add_form(**fields: object) -> dict[str, object]:
     }
 
 
+def keys_inline(user: User) -> dict[str, str]:
+    """The (read-only) keys inline of the change form of a user who has keys."""
+    keys = list(user.api_keys.order_by("pk").values_list("pk", flat=True))
+    data = {"api_keys-TOTAL_FORMS": str(len(keys)), "api_keys-INITIAL_FORMS": str(len(keys))}
+    for index, pk in enumerate(keys):
+        data |= {f"api_keys-{index}-id": str(pk), f"api_keys-{index}-owner": str(user.pk)}
+    return data
+
+
 def change_form(user: User, **fields: object) -> dict[str, object]:
-    """The change form of a user without keys, as the page would submit it."""
+    """The change form of a user without keys, as the page would submit it (a user with keys:
+    `**keys_inline(user)` among `fields`)."""
     data: dict[str, object] = {
         "username": user.username,
         "email": user.email,
