@@ -13,6 +13,7 @@ from django.urls import reverse
 from projects.models import Project
 from tests.factories import ProjectFactory, UserFactory
 from tests.kit import changelist
+from tests.projects.admin_pages import project_form
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -164,14 +165,7 @@ def test_add_form_does_not_list_every_user(superuser_client):
 def test_add_form_creates_a_project_for_the_chosen_owner(superuser_client, alice):
     response = superuser_client.post(
         ADD_URL,
-        {
-            "owner": alice.pk,
-            "name": "Apollo",
-            "description": "",
-            "created_at_0": "2024-01-02",
-            "created_at_1": "03:04:05",
-            "_save": "Save",
-        },
+        project_form(alice),
     )
 
     assert response.status_code == HTTPStatus.FOUND

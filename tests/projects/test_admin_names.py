@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from projects.models import Project
 from tests.factories import ProjectFactory, UserFactory
+from tests.projects.admin_pages import project_form
 
 ADD_URL = reverse("admin:projects_project_add")
 
@@ -21,16 +22,7 @@ def admin_client(client):
 
 
 def add(client, owner, **fields):
-    form = {
-        "owner": owner.pk,
-        "name": "Apollo",
-        "description": "",
-        "created_at_0": "2024-01-02",
-        "created_at_1": "03:04:05",
-        "_save": "Save",
-        **fields,
-    }
-    return client.post(ADD_URL, form)
+    return client.post(ADD_URL, project_form(owner, **fields))
 
 
 def test_a_name_the_owner_already_uses_in_another_case_is_a_form_error(admin_client):

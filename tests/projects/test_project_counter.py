@@ -14,6 +14,7 @@ from projects.models import OwnerProjectTotal, Project
 from projects.services import project_create, project_delete
 from tests.factories import ProjectFactory, UserFactory
 from tests.migrations import migrate, schema_at
+from tests.projects.admin_pages import project_form
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -101,14 +102,7 @@ def test_a_change_of_name_leaves_the_total(user):
 def test_the_admin_add_keeps_the_total(superuser_client, user):
     response = superuser_client.post(
         reverse("admin:projects_project_add"),
-        {
-            "owner": user.pk,
-            "name": "Apollo",
-            "description": "",
-            "created_at_0": "2024-01-02",
-            "created_at_1": "03:04:05",
-            "_save": "Save",
-        },
+        project_form(user),
     )
 
     assert response.status_code == HTTPStatus.FOUND
@@ -121,14 +115,7 @@ def test_the_admin_change_of_owner_keeps_both_totals(superuser_client, user):
 
     response = superuser_client.post(
         reverse("admin:projects_project_change", args=[project.pk]),
-        {
-            "owner": other.pk,
-            "name": "Apollo",
-            "description": "",
-            "created_at_0": "2024-01-02",
-            "created_at_1": "03:04:05",
-            "_save": "Save",
-        },
+        project_form(other),
     )
 
     assert response.status_code == HTTPStatus.FOUND
