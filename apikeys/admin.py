@@ -31,6 +31,7 @@ from apikeys.services import (
     apikey_revoke,
     apikey_update,
     apikey_validate,
+    apikey_validate_expiry_change,
     apikeys_revoke,
 )
 from apiproject.api.cache import CACHE_ERRORS
@@ -96,6 +97,13 @@ class APIKeyForm(forms.ModelForm):
             )
         except ValidationError as exc:
             self.add_error(None, exc)
+        if not adding and "expires_at" in cleaned:
+            try:
+                apikey_validate_expiry_change(
+                    api_key=self.instance, expires_at=cleaned["expires_at"]
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
 
 
@@ -148,8 +156,9 @@ class APIKeyAdmin(admin.ModelAdmin):
         return [] if obj is None else ALWAYS_READ_ONLY
 
     def has_change_permission(self, request: HttpRequest, obj: APIKey | None = None) -> bool:
-        # Revocation is one-way: a revoked key's page is read-only.
-        if obj is not None and obj.revoked_at is not None:
+        # A key that has ended (revoked, expired, rolled and past its grace) stays ended: its
+        # page is read-only.
+        if obj is not None and obj.status_at(timezone.now()) != APIKey.Status.ACTIVE:
             return False
         if obj is not None and not user_may_manage_keys_of(actor=request.user, owner=obj.owner):
             return False  # another staff account's key: seen, not changed (contract 10)
@@ -312,15 +321,18 @@ class APIKeyAdmin(admin.ModelAdmin):
         if not change:
             # Keys are issued by add_view through apikey_issue, never saved from a form.
             raise PermissionDenied
-        # Refused when the key was revoked since the form was shown (response_change).
-        request.apikey_updated = apikey_update(
-            api_key=obj,
-            name=obj.name,
-            expires_at=obj.expires_at,
-            rate_limit=obj.rate_limit,
-            scopes=obj.scopes,
-            actor=request.user,
-        )
+        # Refused when the key ended, or was rolled, since the form was shown (response_change).
+        try:
+            request.apikey_updated = apikey_update(
+                api_key=obj,
+                name=obj.name,
+                expires_at=obj.expires_at,
+                rate_limit=obj.rate_limit,
+                scopes=obj.scopes,
+                actor=request.user,
+            )
+        except ValidationError:
+            request.apikey_updated = False
 
     def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:
         if getattr(request, "apikey_updated", True):
@@ -332,7 +344,7 @@ class APIKeyAdmin(admin.ModelAdmin):
             return super().response_change(request, obj)
         self.message_user(
             request,
-            f"Key {obj.prefix} was revoked meanwhile: nothing was changed.",
+            f"Key {obj.prefix} was revoked, rolled or expired meanwhile: nothing was changed.",
             messages.ERROR,
         )
         return HttpResponseRedirect(reverse("admin:apikeys_apikey_change", args=[obj.pk]))

@@ -15,12 +15,13 @@ limit and expiry. Unknown and unusable keys (revoked, or of an inactive owner) a
 as a record whose digest matches nothing, so an unknown prefix costs what a known prefix with a
 wrong secret costs: one round trip and one constant-time comparison.
 
-Every change to what a record holds drops it at once (`apikey_cache_forget`, called by the
-key services and, for users, by the signals in `apikeys.signals`), and again when the
-transaction commits. A record filled from a database read that an invalidation overtook is
-not written: each prefix has a generation, bumped by every invalidation and read before the
-database is; the fill is refused if it moved. Records live API_KEY_CACHE_SECONDS at most
-(and never past the key's expiry), which bounds anything missed.
+Every change to what a record holds drops it at once and is recorded in the database, so
+that it reaches Redis even when the process that made it could not (apikeys.keycache_store):
+a record is trusted only while this process has recently delivered every recorded change. A
+record filled from a database read that an invalidation overtook is not written: each prefix
+has a generation, bumped by every invalidation and read before the database is; the fill is
+refused if it moved. Records live API_KEY_CACHE_SECONDS at most (and never past the key's
+expiry), unknown prefixes as long as known ones, so that timing does not tell them apart.
 
 Only a cache every process shares can be told at once that a key was revoked (the commands run
 in their own process), so records are cached only in Redis; with process memory (development)
@@ -62,8 +63,6 @@ logger = logging.getLogger(__name__)
 # Never a SHA-256 hex digest: the record of an unknown or unusable key matches no key.
 NO_DIGEST = "-" * 64
 DIGEST_LENGTH = 64
-# Unknown prefixes are looked up again soon: a key issued meanwhile drops its entry anyway.
-NEGATIVE_TTL_SECONDS = 10
 TOUCH_TTL_SECONDS = 24 * 60 * 60
 WINDOW_SECONDS = 60  # rates are N/m
 COUNTER_FUDGE_SECONDS = 5  # as django-ratelimit: a counter outlives its window a little
@@ -71,13 +70,14 @@ COUNTER_FUDGE_SECONDS = 5  # as django-ratelimit: a counter outlives its window 
 USER_FIELDS = ("id", "username", "email", "date_joined", "is_active", "is_staff", "is_superuser")
 KEY_FIELDS = ("id", "owner_id", "name", "prefix", "expires_at", "revoked_at", "rate_limit")
 
-# KEYS: record, counter, generation, touch. ARGV: digest, counter TTL, now, touch interval.
+# KEYS: record, counter, generation, touch. ARGV: digest, counter TTL, now, touch interval,
+# trusted ('1', or '0': the record may predate a recorded change, read it as a miss).
 # Returns {0, generation} for a miss; {1, record} when the digest does not match (nothing is
 # counted); {2, record, count, touch} when it does, touch = 1 when this request is the one
 # that refreshes last_used_at (at most once per interval, across every process).
 _READ_AND_COUNT = """
 local record = redis.call('GET', KEYS[1])
-if not record then
+if not record or ARGV[5] ~= '1' then
   return {0, redis.call('GET', KEYS[3]) or '0'}
 end
 if string.sub(record, 1, 64) ~= ARGV[1] then
@@ -139,6 +139,7 @@ def apikey_verify_and_count(*, plaintext: str) -> VerifiedKey:
     if not keycache_store.apikey_cache_enabled():
         return VerifiedKey(api_key=apikey_verify(plaintext=plaintext))
     digest = keys.digest(plaintext)
+    trusted = keycache_store.CHANGES.cache_trusted()
     now = timezone.now()
     epoch = int(now.timestamp())
     window_end = fixed_window_end(prefix, WINDOW_SECONDS, epoch)
@@ -156,6 +157,7 @@ def apikey_verify_and_count(*, plaintext: str) -> VerifiedKey:
                 WINDOW_SECONDS + COUNTER_FUDGE_SECONDS,
                 epoch,
                 int(LAST_USED_RESOLUTION.total_seconds()),
+                "1" if trusted else "0",
             ],
             client=client,
         )
@@ -187,7 +189,7 @@ def _record_of(api_key: APIKey | None, now: datetime) -> tuple[str, int]:
         and api_key.owner.is_active
     )
     if not usable:
-        return NO_DIGEST, min(ttl, NEGATIVE_TTL_SECONDS * 1000)
+        return NO_DIGEST, ttl
     if api_key.expires_at is not None:
         ttl = max(1, min(ttl, int((api_key.expires_at - now).total_seconds() * 1000)))
     owner = api_key.owner

@@ -62,6 +62,16 @@ class APIKey(models.Model):
 
     # What the key may do (contract section 8); every scope unless fewer were named.
     scopes = models.JSONField(default=all_scopes, validators=[validate_scopes])
+    # The key that replaced this one when it was rolled: a key is rolled once (contract
+    # section 9), and its successor is named when a second roll is refused.
+    successor = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="predecessor",
+    )
 
     objects = APIKeyQuerySet.as_manager()
 
@@ -95,3 +105,31 @@ class APIKey(models.Model):
     @property
     def status(self) -> Status:
         return self.status_at(timezone.now())
+
+
+class KeyCacheChange(models.Model):
+    """A change to a key or to its owner that no cached key record may outlive, written in the
+    transaction that makes the change (an outbox), so that it reaches the key cache even when
+    the process that made it could not (Redis down, or no REDIS_URL in a command's shell).
+    Delivered by whichever server process reaches Redis first; apikeys.keycache_store."""
+
+    prefix = models.CharField(max_length=16)
+    changed_at = models.DateTimeField(default=timezone.now)
+    # Set once the process that made the change dropped the prefix's record after its commit;
+    # until then every server delivers it.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # What every server process asks for twice a second: the few not yet delivered.
+            models.Index(
+                fields=["changed_at"],
+                condition=models.Q(delivered_at__isnull=True),
+                name="keycachechange_pending_idx",
+            ),
+            # The recent changes, delivered again after Redis restarted; old ones purged.
+            models.Index(fields=["changed_at"], name="keycachechange_changed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} at {self.changed_at:%Y-%m-%dT%H:%M:%SZ}"

@@ -206,11 +206,13 @@ def apikey_update(
     scopes: Iterable[str] | None = None,
     actor: User | None = None,
 ) -> bool:
-    """Change what staff may change of a key, unless it is revoked (False then: revocation
-    is one-way). Writes only those columns, so a last_used_at written meanwhile stays.
+    """Change what staff may change of a key, unless it has ended (False then: a revoked,
+    expired, or rolled and past its grace key stays ended). Writes only those columns, so a
+    last_used_at written meanwhile stays.
 
-    `scopes` None leaves them as they are. `actor` is who changes it (None: the operator); a
-    key beyond their reach is PermissionDenied.
+    A rolled key in its grace period may have its expiry moved earlier, never later: a
+    ValidationError naming `expires_at`. `scopes` None leaves them as they are. `actor` is who
+    changes it (None: the operator); a key beyond their reach is PermissionDenied.
     """
     if not user_may_manage_keys_of(actor=actor, owner=api_key.owner):
         raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
@@ -218,9 +220,33 @@ def apikey_update(
     changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
     if scopes is not None:
         changes["scopes"] = canonical_scopes(scopes)
-    updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(**changes)
-    apikey_cache_forget(prefixes=[api_key.prefix])
-    return bool(updated)
+    with transaction.atomic():
+        # Locked: a revocation or a roll that commits meanwhile is judged, not overwritten.
+        stored = APIKey.objects.select_for_update().filter(pk=api_key.pk).first()
+        if stored is None or stored.status_at(timezone.now()) != APIKey.Status.ACTIVE:
+            return False
+        apikey_validate_expiry_change(api_key=stored, expires_at=expires_at)
+        APIKey.objects.filter(pk=stored.pk).update(**changes)
+        apikey_cache_forget(prefixes=[stored.prefix])
+    return True
+
+
+def apikey_validate_expiry_change(*, api_key: APIKey, expires_at: datetime | None) -> None:
+    """A rolled key's expiry ends its grace period: it may move earlier, never later (else
+    the old secret would outlive the roll that replaced it). A ValidationError naming
+    `expires_at`."""
+    if api_key.successor_id is None or api_key.expires_at is None:
+        return
+    if expires_at is None or expires_at > api_key.expires_at:
+        raise ValidationError(
+            {
+                "expires_at": ValidationError(
+                    f"This key was rolled: its grace period ends at "
+                    f"{api_key.expires_at:%Y-%m-%d %H:%M:%S} UTC and can only be shortened.",
+                    code="rolled",
+                )
+            }
+        )
 
 
 def _apikey_touch(api_key: APIKey, now: datetime) -> None:
@@ -238,6 +264,14 @@ class APIKeyNotActive(Exception):  # noqa: N818 (a state, like Django's DoesNotE
     """The key is revoked or expired: it cannot be rolled."""
 
 
+class APIKeyRolledAlready(Exception):  # noqa: N818 (a state, like Django's DoesNotExist)
+    """The key was rolled before: it cannot be rolled again. `successor` is the new key's id."""
+
+    def __init__(self, successor: str) -> None:
+        super().__init__(successor)
+        self.successor = successor
+
+
 def apikey_delegate(
     *,
     issuer: APIKey,
@@ -248,55 +282,68 @@ def apikey_delegate(
     """A new key of the issuing key's user, issued with that key (contract section 9): it
     gives no more than the issuer has (`scopes` within the issuer's, None: the same; an expiry
     no later than the issuer's, None: the issuer's), with the default rate limit, and the user
-    holds at most API_KEYS_PER_USER active keys. Asking for more is PermissionDenied."""
+    holds at most API_KEYS_PER_USER working keys. Asking for more is PermissionDenied."""
     scopes = issuer.scopes if scopes is None else scopes
     expires_at = issuer.expires_at if expires_at is None else expires_at
     apikey_validate(name=name, scopes=scopes)
     _refuse_wider_than(issuer, scopes=scopes, expires_at=expires_at)
     owner = issuer.owner
     with transaction.atomic():
-        # Concurrent issues for one user take turns on the user's row, so none of them can
-        # count before another's insert and pass the cap with it.
-        User.objects.select_for_update().filter(pk=owner.pk).exists()
-        limit = settings.API_KEYS_PER_USER
-        active = APIKey.objects.filter(owner=owner).with_status(
-            APIKey.Status.ACTIVE, timezone.now()
-        )
-        if active.count() >= limit:
-            raise ValidationError(
-                f"You may hold at most {limit:,} active keys: revoke one to make another.",
-                code="key_limit",
-            )
+        _lock_key_count(owner)
         return apikey_issue(owner=owner, name=name, expires_at=expires_at, scopes=scopes)
+
+
+def _lock_key_count(owner: User) -> None:
+    """Take the owner's turn for adding a working key (concurrent issues and rolls for one
+    user wait on the user's row, so none counts before another's insert and passes the cap
+    with it), and refuse when the owner holds API_KEYS_PER_USER working keys already."""
+    User.objects.select_for_update().filter(pk=owner.pk).exists()
+    limit = settings.API_KEYS_PER_USER
+    working = APIKey.objects.filter(owner=owner).with_status(APIKey.Status.ACTIVE, timezone.now())
+    if working.count() >= limit:
+        raise ValidationError(
+            f"You may hold at most {limit:,} working keys: revoke one to make another.",
+            code="key_limit",
+        )
 
 
 def apikey_roll(*, api_key: APIKey, issuer: APIKey, grace: timedelta) -> IssuedAPIKey:
     """Replace `api_key` by a new key with its name, scopes, own rate limit and expiry; the
     old key keeps working for `grace`, then expires (earlier if it was to expire earlier).
 
-    Both writes in one transaction, the old key's row locked: a second roll of the same key
-    waits, then finds it rolled. APIKeyNotActive for a revoked or expired key; PermissionDenied
-    when `issuer` could not issue such a key itself, so a narrow key cannot roll a wider one
-    into a fresh secret. The new key does not count against API_KEYS_PER_USER: it replaces one.
+    A key is rolled once: APIKeyRolledAlready names its successor. APIKeyNotActive for a
+    revoked or expired key. PermissionDenied when `issuer` could not issue such a key itself,
+    so a narrow key cannot roll a wider one into a fresh secret. A grace period adds a working
+    key, so it obeys API_KEYS_PER_USER (ValidationError past it); a roll without one replaces
+    the key. Everything in one transaction, the owner's row locked and then the old key's:
+    of simultaneous rolls of one key, the first wins and the others find it rolled.
     """
     with transaction.atomic():
+        owner = api_key.owner
+        User.objects.select_for_update().filter(pk=owner.pk).exists()
         locked = APIKey.objects.select_for_update().get(pk=api_key.pk)
         _refuse_wider_than(issuer, scopes=locked.scopes, expires_at=locked.expires_at)
+        if locked.successor_id is not None:
+            raise APIKeyRolledAlready(locked.successor.prefix)
         now = timezone.now()
         if locked.status_at(now) != APIKey.Status.ACTIVE:
             raise APIKeyNotActive(locked.prefix)
+        if grace > timedelta(0):
+            _lock_key_count(owner)
         issued = apikey_issue(
-            owner=api_key.owner,
+            owner=owner,
             name=locked.name,
             expires_at=locked.expires_at,
             rate_limit=locked.rate_limit,
             scopes=locked.scopes,
         )
         grace_ends = now + grace
+        changes: dict[str, object] = {"successor": issued.api_key}
         if locked.expires_at is None or locked.expires_at > grace_ends:
-            APIKey.objects.filter(pk=locked.pk).update(expires_at=grace_ends)
-            apikey_cache_forget(prefixes=[locked.prefix])
-    api_key.refresh_from_db(fields=["expires_at"])
+            changes["expires_at"] = grace_ends
+        APIKey.objects.filter(pk=locked.pk).update(**changes)
+        apikey_cache_forget(prefixes=[locked.prefix])
+    api_key.refresh_from_db(fields=["expires_at", "successor"])
     return issued
 
 

@@ -20,6 +20,7 @@ from apikeys.serializers import (
 )
 from apikeys.services import (
     APIKeyNotActive,
+    APIKeyRolledAlready,
     IssuedAPIKey,
     apikey_delegate,
     apikey_revoke,
@@ -106,8 +107,8 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         summary="Issue a key",
         description="A new key of your own, with no more than the calling key has: `scopes` "
         "within its scopes (absent: the same), an expiry no later than its own (absent: the "
-        "same). The default rate limit. At most `API_KEYS_PER_USER` active keys (100). Asking "
-        "for more is 403.",
+        "same). The default rate limit. At most `API_KEYS_PER_USER` working keys (100: active ones "
+        "and rolled ones in their grace period; 400 past it). Asking for more is 403.",
         request=APIKeyCreateSerializer,
         responses={201: ISSUED, **error_responses(400, 403, 413, 415)},
     )
@@ -130,9 +131,11 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
     @extend_schema(
         summary="Roll a key",
         description="A new key with the old one's name, scopes, rate limit and expiry; the old "
-        "key keeps working for `grace_seconds` (default 86400), then expires. A revoked or "
-        "expired key cannot be rolled (409); the calling key must be able to issue the new "
-        "one itself (403).",
+        "key keeps working for `grace_seconds` (default 86400), then expires. A key is rolled "
+        "once: a rolled key cannot be rolled again (409, `details` naming its successor), nor a "
+        "revoked or expired one (409). With a grace period the old key still works, so the roll "
+        "obeys `API_KEYS_PER_USER` (400 past it); with `grace_seconds` 0 it never counts. The "
+        "calling key must be able to issue the new one itself (403).",
         request=APIKeyRollSerializer,
         responses={201: ISSUED, **error_responses(400, 403, 404, 413, 415)},
     )
@@ -143,6 +146,11 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         grace = timedelta(seconds=serializer.validated_data["grace_seconds"])
         try:
             issued = apikey_roll(api_key=self.get_own_key(key_id), issuer=request.auth, grace=grace)
+        except APIKeyRolledAlready as rolled:
+            raise Conflict(
+                f"Key {key_id} was rolled already: its successor is key {rolled.successor}. "
+                "Roll that one instead."
+            ) from None
         except APIKeyNotActive:
             raise Conflict(f"Key {key_id} is revoked or expired: it cannot be rolled.") from None
         return self.issued_response(issued)

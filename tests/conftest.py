@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apikeys.keycache_store import CHANGES
 from apikeys.keys import KEY_PATTERN
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import bearer_client
@@ -36,6 +37,31 @@ def _static_files_without_collectstatic(settings: object) -> None:
 def _fresh_rate_limit_counters() -> None:
     # With REDIS_URL set this empties that Redis database: tests get one of their own (CI: /15).
     cache.clear()
+
+
+class ManualClock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def key_change_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """Every test starts as a process whose key-change feed (apikeys.keycache_store) synced a
+    moment ago, on a clock that stands still: no request syncs unless the test moves the
+    clock (or resets the feed, as a fresh process)."""
+    clock = ManualClock()
+    monkeypatch.setattr(CHANGES, "clock", clock)
+    CHANGES.reset()
+    CHANGES.synced_at = CHANGES.attempted_at = clock()
+    return clock
 
 
 def redis_unavailable_reason() -> str | None:

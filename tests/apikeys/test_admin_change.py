@@ -174,7 +174,9 @@ def test_change_post_on_a_key_revoked_while_it_saves_redirects_saying_nothing_ch
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == change_url(api_key)
     shown = messages_of(superuser_client.get(response["Location"]))
-    assert shown == [f"Key {api_key.prefix} was revoked meanwhile: nothing was changed."]
+    assert shown == [
+        f"Key {api_key.prefix} was revoked, rolled or expired meanwhile: nothing was changed."
+    ]
 
 
 def test_change_post_on_a_key_revoked_while_it_saves_logs_no_change(

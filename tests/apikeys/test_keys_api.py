@@ -283,7 +283,7 @@ def test_the_active_key_cap_refuses_one_more(user, api, settings):
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert error_of(response)["details"] == (
-        "You may hold at most 3 active keys: revoke one to make another."
+        "You may hold at most 3 working keys: revoke one to make another."
     )
 
 
