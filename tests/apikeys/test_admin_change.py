@@ -2,13 +2,16 @@
 rules, nothing else; and what happens when another request revokes or uses the key meanwhile."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.utils import timezone
 
 from apikeys.admin import APIKeyAdmin
 from apikeys.models import APIKey
+from apikeys.services import apikey_roll
 from tests.apikeys.admin_pages import (
     EARLIER_REVOCATION,
     EXPIRY,
@@ -210,3 +213,114 @@ def test_change_post_keeps_last_used_at_written_while_it_saves(
     assert response.status_code == HTTPStatus.FOUND
     api_key.refresh_from_db()
     assert (api_key.name, api_key.last_used_at) == ("renamed", LAST_USED)
+
+
+# --- Ended keys stay ended ------------------------------------------------------------------------
+
+LATER_EXPIRY_FIELDS = {"expires_at_0": "2040-01-01", "expires_at_1": "00:00:00"}
+
+
+def rolled(api_key: APIKey, *, grace: timedelta) -> APIKey:
+    """`api_key` rolled with this grace period (by itself, as its user would)."""
+    apikey_roll(api_key=api_key, issuer=api_key, grace=grace)
+    api_key.refresh_from_db()
+    return api_key
+
+
+@pytest.mark.parametrize("ended", ["expired", "revoked", "rolled_past_its_grace"])
+def test_an_ended_key_cannot_be_brought_back_by_a_later_expiry(superuser_client, owner, ended):
+    if ended == "rolled_past_its_grace":
+        api_key = rolled(APIKeyFactory(owner=owner), grace=timedelta(0))
+    else:
+        api_key = APIKeyFactory(owner=owner, **{ended: True})
+    before = (api_key.expires_at, api_key.revoked_at)
+
+    response = superuser_client.post(
+        change_url(api_key), change_form(api_key, name="back", **LATER_EXPIRY_FIELDS)
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN  # its page is read-only
+    api_key.refresh_from_db()
+    assert (api_key.expires_at, api_key.revoked_at, api_key.name) == (*before, api_key.name)
+    assert api_key.status != APIKey.Status.ACTIVE
+
+
+def test_a_key_that_expired_since_the_form_was_shown_is_not_brought_back(
+    superuser_client, owner, while_saving
+):
+    api_key = APIKeyFactory(owner=owner)
+    ended_at = timezone.now() - timedelta(seconds=1)
+    while_saving(lambda _: APIKey.objects.filter(pk=api_key.pk).update(expires_at=ended_at))
+
+    response = superuser_client.post(
+        change_url(api_key), change_form(api_key, **LATER_EXPIRY_FIELDS)
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    api_key.refresh_from_db()
+    assert api_key.expires_at == ended_at
+
+
+def test_a_rolled_key_in_its_grace_cannot_have_it_extended(superuser_client, owner):
+    api_key = rolled(APIKeyFactory(owner=owner), grace=timedelta(hours=1))
+    grace_ends = api_key.expires_at
+
+    response = superuser_client.post(
+        change_url(api_key), change_form(api_key, **LATER_EXPIRY_FIELDS)
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    errors = response.context["adminform"].form.errors["expires_at"]
+    assert errors == [
+        f"This key was rolled: its grace period ends at {grace_ends:%Y-%m-%d %H:%M:%S} UTC "
+        "and can only be shortened."
+    ]
+    api_key.refresh_from_db()
+    assert api_key.expires_at == grace_ends
+
+
+def test_a_rolled_key_in_its_grace_cannot_lose_its_expiry(superuser_client, owner):
+    api_key = rolled(APIKeyFactory(owner=owner), grace=timedelta(hours=1))
+
+    response = superuser_client.post(change_url(api_key), change_form(api_key))
+
+    assert response.status_code == HTTPStatus.OK
+    api_key.refresh_from_db()
+    assert api_key.expires_at is not None
+
+
+def test_a_rolled_key_in_its_grace_may_end_earlier(superuser_client, owner):
+    api_key = rolled(APIKeyFactory(owner=owner), grace=timedelta(hours=1))
+    earlier = (api_key.expires_at - timedelta(minutes=30)).replace(microsecond=0)
+
+    response = superuser_client.post(
+        change_url(api_key),
+        change_form(
+            api_key,
+            expires_at_0=earlier.strftime("%Y-%m-%d"),
+            expires_at_1=earlier.strftime("%H:%M:%S"),
+        ),
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    api_key.refresh_from_db()
+    assert api_key.expires_at == earlier
+
+
+def test_a_key_rolled_since_the_form_was_shown_keeps_its_grace(
+    superuser_client, owner, while_saving
+):
+    api_key = APIKeyFactory(owner=owner)
+    # A copy of its own, as another request has: the admin's is already changed by the form.
+    while_saving(lambda _: rolled(APIKey.objects.get(pk=api_key.pk), grace=timedelta(hours=1)))
+
+    response = superuser_client.post(
+        change_url(api_key), change_form(api_key, **LATER_EXPIRY_FIELDS)
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert messages_of(superuser_client.get(response["Location"])) == [
+        f"Key {api_key.prefix} was revoked, rolled or expired meanwhile: nothing was changed."
+    ]
+    api_key.refresh_from_db()
+    assert api_key.expires_at < timezone.now() + timedelta(hours=2)

@@ -7,6 +7,7 @@ from http import HTTPStatus
 import pytest
 import time_machine
 from django.db import DatabaseError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apikeys import keys
@@ -480,6 +481,79 @@ def test_a_retried_roll_is_409_naming_the_new_key(api, rolled_key):
     assert first.json()["key"] not in retry.content.decode()
 
 
+def test_a_rolled_key_cannot_be_rolled_again_409_naming_its_successor(api, rolled_key):
+    successor = roll(api, rolled_key.api_key.prefix, {"grace_seconds": 600}).json()["id"]
+
+    again = roll(api, rolled_key.api_key.prefix, {"grace_seconds": 600})
+
+    assert again.status_code == HTTPStatus.CONFLICT
+    assert error_of(again)["details"] == (
+        f"Key {rolled_key.api_key.prefix} was rolled already: its successor is key "
+        f"{successor}. Roll that one instead."
+    )
+    assert APIKey.objects.filter(owner=rolled_key.api_key.owner).count() == 3  # no fourth
+    assert roll(api, successor, {"grace_seconds": 600}).status_code == HTTPStatus.CREATED
+
+
+def test_a_rolled_key_past_its_grace_is_still_409_naming_its_successor(api, rolled_key, clock):
+    successor = roll(api, rolled_key.api_key.prefix, {"grace_seconds": 60}).json()["id"]
+    clock.shift(timedelta(seconds=61))
+
+    again = roll(api, rolled_key.api_key.prefix)
+
+    assert again.status_code == HTTPStatus.CONFLICT
+    assert successor in error_of(again)["details"]
+
+
+def test_a_roll_with_a_grace_obeys_the_key_cap(user, api, rolled_key, settings):
+    settings.API_KEYS_PER_USER = 3
+    apikey_issue(owner=user)  # with the caller and rolled_key: 3 working keys
+
+    refused = roll(api, rolled_key.api_key.prefix, {"grace_seconds": 60})
+
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert error_of(refused)["details"] == (
+        "You may hold at most 3 working keys: revoke one to make another."
+    )
+    assert APIKey.objects.filter(owner=user).count() == 3
+    rolled_key.api_key.refresh_from_db()
+    assert rolled_key.api_key.successor is None
+    assert rolled_key.api_key.expires_at == NOW + timedelta(days=30)
+
+
+def test_a_roll_without_a_grace_replaces_the_key_at_the_cap(user, api, rolled_key, settings):
+    settings.API_KEYS_PER_USER = 3
+    apikey_issue(owner=user)
+
+    replaced = roll(api, rolled_key.api_key.prefix, {"grace_seconds": 0})
+
+    assert replaced.status_code == HTTPStatus.CREATED
+    working = APIKey.objects.filter(owner=user).with_status(APIKey.Status.ACTIVE, NOW)
+    assert working.count() == 3
+
+
+def test_a_key_rolled_and_at_the_cap_is_409_before_the_cap(user, api, rolled_key, settings):
+    roll(api, rolled_key.api_key.prefix, {"grace_seconds": 600})
+    settings.API_KEYS_PER_USER = 3  # the caller, rolled_key in its grace, its successor
+
+    response = roll(api, rolled_key.api_key.prefix, {"grace_seconds": 600})
+
+    assert response.status_code == HTTPStatus.CONFLICT
+
+
+def test_rolling_again_and_again_never_passes_the_cap(user, api, settings):
+    """The way round the cap that a second roll of one key opened: refused now."""
+    settings.API_KEYS_PER_USER = 3
+    target = apikey_issue(owner=user).api_key
+    apikey_issue(owner=user)
+
+    statuses = [roll(api, target.prefix, {"grace_seconds": 600}).status_code for _ in range(6)]
+
+    assert statuses == [HTTPStatus.BAD_REQUEST] * 6
+    working = APIKey.objects.filter(owner=user).with_status(APIKey.Status.ACTIVE, timezone.now())
+    assert working.count() == 3
+
+
 # --- The IETF rate-limit fields -------------------------------------------------------------------
 
 
@@ -521,3 +595,23 @@ def test_twenty_simultaneous_issues_at_the_cap_leave_the_user_at_the_cap(setting
     assert outcomes.count(HTTPStatus.BAD_REQUEST) == 19, outcomes
     assert APIKey.objects.filter(owner=owner).count() == 5
     assert set(SCOPES) == set(APIKey.objects.filter(owner=owner).first().scopes)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("grace", [0, 600])
+def test_of_ten_simultaneous_rolls_of_one_key_exactly_one_wins(grace):
+    owner = UserFactory()
+    caller = apikey_issue(owner=owner)
+    target = apikey_issue(owner=owner).api_key
+
+    outcomes = simultaneously(
+        caller.plaintext,
+        [lambda client: roll(client, target.prefix, {"grace_seconds": grace}).status_code] * 10,
+    )
+
+    assert outcomes.count(HTTPStatus.CREATED) == 1, outcomes
+    assert outcomes.count(HTTPStatus.CONFLICT) == 9, outcomes
+    assert APIKey.objects.filter(owner=owner).count() == 3
+    target.refresh_from_db()
+    assert target.successor is not None
