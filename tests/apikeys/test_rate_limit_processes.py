@@ -8,32 +8,29 @@ database before each test (conftest), so every test here counts with a key nobod
 used.
 """
 
-import http.client
-import json
-import secrets
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from http import HTTPStatus
-from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection as test_database
 
-from tests.conftest import IN_CI, redis_unavailable_reason
-from tests.processes import Server, manage_py, migrate_with_superuser, serving_several
+from tests.processes import Server, migrate_with_superuser
+from tests.servers import (
+    HOST,
+    Reply,
+    database_for_servers,
+    get,
+    gunicorn_servers,
+    issue_server_key,
+    require_redis,
+)
 
 pytestmark = pytest.mark.redis
 
 PROJECTS_PATH = "/api/v1/projects"
-HOST = "127.0.0.1"
 USERNAME = "alice"
 DEFAULT_LIMIT = 100
 BURST_SIZE = 300
@@ -42,7 +39,6 @@ OWN_LIMIT = 5
 OWN_LIMIT_REQUESTS = 20
 FAIL_OPEN_REQUESTS = 20
 SILENT_REDIS_REQUESTS = 3  # each waits out a socket timeout
-REQUEST_TIMEOUT = 10.0
 SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
 # Nothing listens on port 1: connections are refused at once.
 REFUSING_REDIS_URL = "redis://127.0.0.1:1/0"
@@ -50,71 +46,6 @@ RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 # A window's X-RateLimit-Reset is read from two clock readings, which may straddle a second;
 # windows of one key are 60 s apart, so resets this close belong to the same window.
 SAME_WINDOW_SLACK = 2
-
-
-@dataclass(frozen=True)
-class Reply:
-    server: int  # the port that answered
-    status: int
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-    sent_at: float
-    elapsed: float
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def int_header(self, name: str) -> int:
-        value = self.header(name)
-        assert value is not None, f"{name} missing from a {self.status}"
-        return int(value)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def get(server: Server, path: str, key: str | None = None) -> Reply:
-    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-    connection = http.client.HTTPConnection(HOST, server.port, timeout=REQUEST_TIMEOUT)
-    sent_at = time.time()
-    try:
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    return Reply(
-        server=server.port,
-        status=response.status,
-        headers={name.lower(): value for name, value in response.getheaders()},
-        body=body,
-        sent_at=sent_at,
-        elapsed=time.time() - sent_at,
-    )
-
-
-def gunicorn_servers(
-    database_url: str, redis_url: str, log_dir: Path, *, count: int, workers: int
-) -> AbstractContextManager[list[Server]]:
-    """`count` gunicorn servers of `workers` workers each, sharing the database and Redis,
-    their logs in `log_dir`."""
-    return serving_several(
-        ["-m", "gunicorn", "apiproject.wsgi", "-b", f"{HOST}:{{port}}", "-w", str(workers)],
-        count,
-        log_dir=log_dir,
-        DJANGO_SECRET_KEY="x",
-        DATABASE_URL=database_url,
-        DJANGO_ALLOWED_HOSTS=HOST,
-        REDIS_URL=redis_url,
-    )
-
-
-def require_redis() -> None:
-    """The `redis` marker's rule, for module fixtures, which run before the marker's check."""
-    if reason := redis_unavailable_reason():
-        if IN_CI:
-            pytest.fail(f"CI requires Redis: {reason}")
-        pytest.skip(reason)
 
 
 def alternating_gets(servers: list[Server], key: str, count: int, *, threads: int) -> list[Reply]:
@@ -144,45 +75,6 @@ def statuses(replies: list[Reply]) -> list[int]:
     return [reply.status for reply in replies]
 
 
-def issue_server_key(database_url: str, *options: str) -> str:
-    """A fresh key of USERNAME from `manage.py createapikey`: its last line of stdout."""
-    printed = manage_py(
-        "createapikey", USERNAME, *options, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url
-    )
-    return printed.splitlines()[-1]
-
-
-# --- fixtures ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def database_for_servers(tmp_path: Path) -> Iterator[str]:
-    """DATABASE_URL of a fresh database the servers share: on the PostgreSQL server the tests
-    run against when they do (a database of its own, dropped afterwards), else a SQLite file."""
-    if test_database.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
-        return
-    database = test_database.settings_dict
-    port = database["PORT"] or 5432
-    name = f"rate_limit_servers_{secrets.token_hex(4)}"
-    with psycopg.connect(
-        dbname="postgres",
-        user=database["USER"],
-        password=database["PASSWORD"],
-        host=database["HOST"],
-        port=port,
-        autocommit=True,
-    ) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            credentials = database["USER"] + (
-                f":{database['PASSWORD']}" if database["PASSWORD"] else ""
-            )
-            yield f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
 def server_database(tmp_path_factory, django_db_blocker) -> Iterator[str]:
     """DATABASE_URL of a fresh, migrated database with the user USERNAME."""
@@ -207,14 +99,14 @@ def shared_servers(server_database, tmp_path_factory) -> Iterator[list[Server]]:
 @pytest.fixture(scope="module")
 def burst(server_database, shared_servers) -> list[Reply]:
     """BURST_SIZE concurrent requests with one fresh key, alternating between the servers."""
-    key = issue_server_key(server_database)
+    key = issue_server_key(server_database, USERNAME)
     return alternating_gets(shared_servers, key, BURST_SIZE, threads=BURST_THREADS)
 
 
 @pytest.fixture(scope="module")
 def own_limit_replies(server_database, shared_servers) -> list[Reply]:
     """Sequential requests with a key issued with its own limit, alternating servers."""
-    key = issue_server_key(server_database, "--rate-limit", f"{OWN_LIMIT}/m")
+    key = issue_server_key(server_database, USERNAME, "--rate-limit", f"{OWN_LIMIT}/m")
     return alternating_gets(shared_servers, key, OWN_LIMIT_REQUESTS, threads=1)
 
 
@@ -229,7 +121,7 @@ def refusing_redis_server(server_database, tmp_path_factory) -> Iterator[Server]
 
 @pytest.fixture(scope="module")
 def refusing_redis_replies(server_database, refusing_redis_server) -> list[Reply]:
-    key = issue_server_key(server_database)
+    key = issue_server_key(server_database, USERNAME)
     return alternating_gets([refusing_redis_server], key, FAIL_OPEN_REQUESTS, threads=1)
 
 
@@ -375,7 +267,7 @@ def test_refusing_redis_logs_one_warning_per_request_without_traceback(
 def test_silent_redis_still_serves_each_request_within_two_seconds(
     server_database, silent_redis_server
 ):
-    key = issue_server_key(server_database)
+    key = issue_server_key(server_database, USERNAME)
 
     replies = [get(silent_redis_server, PROJECTS_PATH, key) for _ in range(SILENT_REDIS_REQUESTS)]
 

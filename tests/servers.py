@@ -1,0 +1,220 @@
+"""Real servers of ours for the tests that need several processes: gunicorn servers sharing a
+fresh database and a Redis, a private Redis a test may stop, and requests to them."""
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from django.db import connection as test_database
+
+from tests.conftest import IN_CI, redis_unavailable_reason
+from tests.processes import Server, free_port, manage_py, serving_several
+
+HOST = "127.0.0.1"
+REQUEST_TIMEOUT = 10.0
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+@dataclass(frozen=True)
+class Reply:
+    server: int  # the port that answered
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    sent_at: float
+    elapsed: float
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def int_header(self, name: str) -> int:
+        value = self.header(name)
+        assert value is not None, f"{name} missing from a {self.status}"
+        return int(value)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(
+    server: Server,
+    method: str,
+    path: str,
+    key: str | None = None,
+    body: object = None,
+) -> Reply:
+    """One request on a connection of its own, with `key` as its bearer key and `body` as
+    JSON when given."""
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=REQUEST_TIMEOUT)
+    sent_at = time.time()
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+    finally:
+        connection.close()
+    return Reply(
+        server=server.port,
+        status=response.status,
+        headers={name.lower(): value for name, value in response.getheaders()},
+        body=answer,
+        sent_at=sent_at,
+        elapsed=time.time() - sent_at,
+    )
+
+
+def get(server: Server, path: str, key: str | None = None) -> Reply:
+    return send(server, "GET", path, key)
+
+
+def gunicorn_servers(
+    database_url: str,
+    redis_url: str,
+    log_dir: Path,
+    *,
+    count: int,
+    workers: int,
+    **environment: str,
+) -> AbstractContextManager[list[Server]]:
+    """`count` gunicorn servers of `workers` workers each, sharing the database and Redis,
+    their logs in `log_dir`, configured by `environment` too."""
+    return serving_several(
+        ["-m", "gunicorn", "apiproject.wsgi", "-b", f"{HOST}:{{port}}", "-w", str(workers)],
+        count,
+        log_dir=log_dir,
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL=database_url,
+        DJANGO_ALLOWED_HOSTS=HOST,
+        REDIS_URL=redis_url,
+        **environment,
+    )
+
+
+def require_redis() -> None:
+    """The `redis` marker's rule, for module fixtures, which run before the marker's check."""
+    if reason := redis_unavailable_reason():
+        if IN_CI:
+            pytest.fail(f"CI requires Redis: {reason}")
+        pytest.skip(reason)
+
+
+def issue_server_key(database_url: str, username: str, *options: str) -> str:
+    """A fresh key of `username` from `manage.py createapikey`: its last line of stdout."""
+    printed = manage_py(
+        "createapikey", username, *options, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url
+    )
+    return printed.splitlines()[-1]
+
+
+@contextmanager
+def database_for_servers(tmp_path: Path) -> Iterator[str]:
+    """DATABASE_URL of a fresh database the servers share: on the PostgreSQL server the tests
+    run against when they do (a database of its own, dropped afterwards), else a SQLite file."""
+    if test_database.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    database = test_database.settings_dict
+    port = database["PORT"] or 5432
+    name = f"servers_{secrets.token_hex(4)}"
+    with psycopg.connect(
+        dbname="postgres",
+        user=database["USER"],
+        password=database["PASSWORD"],
+        host=database["HOST"],
+        port=port,
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            credentials = database["USER"] + (
+                f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+            )
+            yield f"postgres://{credentials}@{database['HOST']}:{port}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server of the test's own (never the shared one), which it may stop, resume and
+    restart from its last snapshot."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host=HOST, port=self.port, socket_timeout=5)
+
+    def start(self) -> None:
+        # Snapshots only when the test asks (SAVE), into its own directory.
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--bind", HOST, "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory), "--logfile", "redis.log"],
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client().ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # starting up, bounded by the deadline
+
+    def stop(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def restart_from_snapshot(self) -> None:
+        """Killed, then started again on the snapshot of its last SAVE."""
+        self.process.kill()
+        self.process.wait()
+        self.start()
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.resume()
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    if not Path(REDIS_SERVER).exists():
+        reason = f"needs {REDIS_SERVER} (apt-get install -y redis-server)"
+        if IN_CI:
+            pytest.fail(f"CI requires it: {reason}")
+        pytest.skip(reason)
+    server = PrivateRedis(Path(tempfile.mkdtemp(prefix="apiproject-redis-")), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+        shutil.rmtree(server.directory, ignore_errors=True)
