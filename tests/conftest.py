@@ -4,6 +4,7 @@ DATABASE_URL=postgres://...) over real connections; nothing here mocks the datab
 import logging
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
 from tests.factories import APIKeyFactory, UserFactory
-from tests.kit import bearer_client
+from tests.kit import REFUSING_REDIS_URL, bearer_client, redis_cache
 from users.models import User
 
 IN_CI = os.environ.get("CI") == "true"
@@ -54,6 +55,29 @@ def _redis_only(request: pytest.FixtureRequest) -> None:
         if IN_CI:
             pytest.fail(f"CI requires Redis: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def refusing_redis(settings: object) -> None:
+    """The cache is a Redis that refuses every connection."""
+    settings.CACHES = redis_cache(REFUSING_REDIS_URL)
+
+
+@pytest.fixture
+def silent_redis(settings: object) -> Iterator[None]:
+    """The cache is a Redis that accepts connections and never answers a byte."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    settings.CACHES = redis_cache(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    yield
+    listener.close()
+
+
+@pytest.fixture(params=["refusing_redis", "silent_redis"])
+def failing_redis(request: pytest.FixtureRequest) -> None:
+    """The cache is a Redis that refuses connections, then one that never answers."""
+    request.getfixturevalue(request.param)
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connection as test_database
 
 from tests.conftest import IN_CI, redis_unavailable_reason
+from tests.kit import REFUSING_REDIS_URL
 from tests.processes import Server, manage_py, migrate_with_superuser, serving_several
 
 pytestmark = pytest.mark.redis
@@ -44,8 +45,6 @@ FAIL_OPEN_REQUESTS = 20
 SILENT_REDIS_REQUESTS = 3  # each waits out a socket timeout
 REQUEST_TIMEOUT = 10.0
 SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
-# Nothing listens on port 1: connections are refused at once.
-REFUSING_REDIS_URL = "redis://127.0.0.1:1/0"
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 # A window's X-RateLimit-Reset is read from two clock readings, which may straddle a second;
 # windows of one key are 60 s apart, so resets this close belong to the same window.
