@@ -16,6 +16,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
+from apiproject.api.ratelimit import IN_MEMORY_COUNTERS
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import REFUSING_REDIS_URL, bearer_client, redis_cache
 from users.models import User
@@ -37,6 +38,9 @@ def _static_files_without_collectstatic(settings: object) -> None:
 def _fresh_rate_limit_counters() -> None:
     # With REDIS_URL set this empties that Redis database: tests get one of their own (CI: /15).
     cache.clear()
+    # What a test counted while the cache failed stays in this process's memory otherwise.
+    for counter in IN_MEMORY_COUNTERS:
+        counter.clear()
 
 
 def redis_unavailable_reason() -> str | None:
