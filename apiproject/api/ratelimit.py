@@ -6,9 +6,9 @@ Not DRF's SimpleRateThrottle: its history list is read, changed and written back
 concurrent requests lose counts. django-ratelimit counts with the cache's atomic add/incr in
 fixed windows.
 
-When the cache fails, the per-key limit fails open (the API stays up), but the admin login's
-failure budgets do not: they count in this process's memory instead, so a guesser gets at
-most the budget times the number of processes.
+When the cache fails, the per-key limit fails open (the API stays up), but the budgets that
+stop guessing do not: they count in this process's memory instead, so a guesser gets at most
+the budget times the number of processes.
 """
 
 import hashlib
@@ -31,6 +31,7 @@ from rest_framework.throttling import BaseThrottle
 
 from apiproject.api.cache import CACHE_ERRORS
 from apiproject.api.metrics import CACHE_FAIL_OPENS
+from apiproject.api.rates import requests_per_minute
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,21 @@ def peek_request_count(*, group: str, key: str, rate: str) -> RateLimitUsage | N
     except CacheCannotCount as failure:
         _not_applied(failure)
         return None
+
+
+def count_guess(request: Request, *, group: str, key: str, rate: str) -> RateLimitUsage:
+    """Count one request against a budget that stops guessing (an `N/m` rate): like
+    count_request, but when the shared cache cannot count, in this process's memory, in the
+    same windows, with the one WARNING line. Never unlimited."""
+    try:
+        return _shared_usage(request, group=group, key=key, rate=rate, increment=True)
+    except CacheCannotCount as failure:
+        logger.warning("Counted %s in this process's memory only, %s", group, failure)
+    now = int(time.time())
+    # django-ratelimit's window, named by its last second: the new count starts one later.
+    reset = fixed_window_end(key, RATE_PERIOD, now) + 1
+    count = _guesses_in_memory.incr(f"{group}\n{key}", ends=reset, now=now)[1]
+    return RateLimitUsage(limit=requests_per_minute(rate), count=count, reset=reset)
 
 
 def _shared_usage(
@@ -210,8 +226,10 @@ class InMemoryWindowCounts:
             self._counts.popitem(last=False)
 
 
-_failures_in_memory = InMemoryWindowCounts()
-IN_MEMORY_COUNTERS = (_failures_in_memory,)
+RATE_PERIOD = 60  # rates are N/m (apiproject.api.rates)
+_guesses_in_memory = InMemoryWindowCounts()  # count_guess's windows are a minute
+_failures_in_memory = InMemoryWindowCounts()  # the failure budgets' windows are long
+IN_MEMORY_COUNTERS = (_guesses_in_memory, _failures_in_memory)
 
 
 # --- Failure budgets: counts that a success can forget -------------------------------------
@@ -443,10 +461,11 @@ class FailedAuthenticationThrottle(CountingThrottle):
     """
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        self.usage = count_request(
+        # A budget that stops guessing: counted in process memory when the cache fails.
+        self.usage = count_guess(
             request,
             group=FAILED_AUTHENTICATION_GROUP,
             key=client_ip(request),
             rate=settings.API_FAILED_AUTH_RATE_LIMIT,
         )
-        return self.usage is None or not self.usage.exceeded
+        return not self.usage.exceeded
