@@ -5,7 +5,12 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
-from apiproject.api.ratelimit import client_ip, failures_clear, failures_usage
+from apiproject.api.ratelimit import (
+    FailureBudget,
+    client_ip,
+    failures_release,
+    failures_reserve,
+)
 
 LOGIN_FAILURES_PER_USERNAME_AND_IP_GROUP = "admin.login.failures.username-ip"
 LOGIN_FAILURES_PER_IP_GROUP = "admin.login.failures.ip"
@@ -15,40 +20,48 @@ class FailureLimitedAuthenticationForm(AdminAuthenticationForm):
     """Counts failed logins only, per (username ignoring case, client IP) and per client IP,
     so nobody can lock anyone else out: a guesser elsewhere uses up only their own address's
     budgets, a correct password from an address without failures always gets in, and a
-    success forgets that address's failures for that username."""
+    success forgets that address's failures for that username.
+
+    Each attempt is counted before its password is checked (failures_reserve), so attempts
+    sent at once see each other: at most the limit of them are checked, the rest are answered
+    as locked. Without the shared cache the budgets are counted in this process's memory."""
 
     def clean(self) -> dict:
-        username = (self.cleaned_data.get("username") or "").lower()
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()  # no password is checked: nothing to count
         ip = client_ip(self.request)
-        window = settings.ADMIN_LOGIN_FAILURE_WINDOW
-        budgets = [
-            # A newline is in no address: the pair cannot be spelled by another username.
-            (
-                LOGIN_FAILURES_PER_USERNAME_AND_IP_GROUP,
-                f"{ip}\n{username}",
-                settings.ADMIN_LOGIN_FAILURES_PER_USERNAME_AND_IP,
-            ),
-            (LOGIN_FAILURES_PER_IP_GROUP, ip, settings.ADMIN_LOGIN_FAILURES_PER_IP),
-        ]
-        for group, key, limit in budgets:
-            usage = failures_usage(
-                group=group, key=key, limit=limit, window=window, increment=False
+        # A newline is in no address: the pair cannot be spelled by another username.
+        pair = FailureBudget(
+            group=LOGIN_FAILURES_PER_USERNAME_AND_IP_GROUP,
+            key=f"{ip}\n{username.lower()}",
+            limit=settings.ADMIN_LOGIN_FAILURES_PER_USERNAME_AND_IP,
+        )
+        per_ip = FailureBudget(
+            group=LOGIN_FAILURES_PER_IP_GROUP, key=ip, limit=settings.ADMIN_LOGIN_FAILURES_PER_IP
+        )
+        reservation = failures_reserve(
+            budgets=[pair, per_ip], window=settings.ADMIN_LOGIN_FAILURE_WINDOW
+        )
+        if reservation.refused is not None:
+            raise ValidationError(
+                "Too many login attempts. Wait %(seconds)s seconds, then try again.",
+                code="too_many_attempts",
+                params={"seconds": reservation.refused.retry_after()},
             )
-            if usage is not None and usage.count >= limit:
-                raise ValidationError(
-                    "Too many login attempts. Wait %(seconds)s seconds, then try again.",
-                    code="too_many_attempts",
-                    params={"seconds": usage.retry_after()},
-                )
         try:
             cleaned = super().clean()
         except ValidationError:
-            # A password was tried and refused (wrong, inactive, not staff): a failure.
-            for group, key, limit in budgets:
-                failures_usage(group=group, key=key, limit=limit, window=window, increment=True)
+            # A password was tried and refused (wrong, inactive, not staff): the reservation
+            # stays, as the failure's count.
             raise
-        if self.user_cache is not None:
-            failures_clear(group=budgets[0][0], key=budgets[0][1], window=window)
+        except Exception:
+            failures_release(reservation)  # an error, not an answer: no failure either
+            raise
+        # A success: it gives back its count per IP and clears the pair (attempts of the
+        # pair still in flight were counted before it, so they are forgotten with it).
+        failures_release(reservation, clear=[pair])
         return cleaned
 
 

@@ -4,6 +4,7 @@ DATABASE_URL=postgres://...) over real connections; nothing here mocks the datab
 import logging
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,8 +17,9 @@ from rest_framework.test import APIClient
 
 from apikeys.keycache_store import CHANGES
 from apikeys.keys import KEY_PATTERN
+from apiproject.api.ratelimit import IN_MEMORY_COUNTERS
 from tests.factories import APIKeyFactory, UserFactory
-from tests.kit import bearer_client
+from tests.kit import REFUSING_REDIS_URL, bearer_client, redis_cache
 from users.models import User
 
 IN_CI = os.environ.get("CI") == "true"
@@ -37,6 +39,9 @@ def _static_files_without_collectstatic(settings: object) -> None:
 def _fresh_rate_limit_counters() -> None:
     # With REDIS_URL set this empties that Redis database: tests get one of their own (CI: /15).
     cache.clear()
+    # What a test counted while the cache failed stays in this process's memory otherwise.
+    for counter in IN_MEMORY_COUNTERS:
+        counter.clear()
 
 
 class ManualClock:
@@ -80,6 +85,29 @@ def _redis_only(request: pytest.FixtureRequest) -> None:
         if IN_CI:
             pytest.fail(f"CI requires Redis: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def refusing_redis(settings: object) -> None:
+    """The cache is a Redis that refuses every connection."""
+    settings.CACHES = redis_cache(REFUSING_REDIS_URL)
+
+
+@pytest.fixture
+def silent_redis(settings: object) -> Iterator[None]:
+    """The cache is a Redis that accepts connections and never answers a byte."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    settings.CACHES = redis_cache(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    yield
+    listener.close()
+
+
+@pytest.fixture(params=["refusing_redis", "silent_redis"])
+def failing_redis(request: pytest.FixtureRequest) -> None:
+    """The cache is a Redis that refuses connections, then one that never answers."""
+    request.getfixturevalue(request.param)
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,8 @@ MESSAGES = {
 NEW_USER_PASSWORD = "a-Long-new-passw0rd"
 # Shaped like a key, with a checksum that does not hold: refused before any query.
 BAD_CHECKSUM_KEY = "ak_AAAAAAAA_" + "A" * 49
+# Nothing listens on port 1: connections are refused at once.
+REFUSING_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 # --- The API ------------------------------------------------------------------------------------
@@ -53,6 +55,18 @@ def assert_error(response, status: HTTPStatus, code: str) -> dict:
     assert (error["code"], error["message"]) == (code, MESSAGES[code])
     assert error["details"] is None or isinstance(error["details"], str)
     return error
+
+
+def redis_cache(location: str) -> dict:
+    """settings.CACHES for a Redis at `location`, with production's short timeouts (changing
+    CACHES makes Django forget its cache connections)."""
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": location,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        }
+    }
 
 
 def bearer_client(plaintext: str) -> APIClient:

@@ -6,8 +6,7 @@ with Redis up and with Redis down."""
 
 import hashlib
 import hmac
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -27,6 +26,7 @@ from apikeys.keycache_store import record_key
 from apikeys.scopes import PROJECTS_READ, USERS_READ
 from apikeys.services import IssuedAPIKey, apikey_issue
 from tests.factories import UserFactory, forged_key
+from tests.kit import REFUSING_REDIS_URL, redis_cache
 from tests.users.admin_pages import change_form, change_url, keys_inline
 from users.models import User
 
@@ -34,7 +34,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 PROJECTS_URL = reverse("project-list")
 ME_URL = reverse("user-me")
-REFUSING_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 def api_client(plaintext: str) -> APIClient:
@@ -43,36 +42,15 @@ def api_client(plaintext: str) -> APIClient:
     return client
 
 
-def redis_cache(location: str) -> dict:
-    return {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": location,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
-        }
-    }
-
-
 @pytest.fixture
 def take_redis_down(settings) -> Callable[[], None]:
     """Makes the cache a Redis that refuses every connection from then on (changing CACHES
     makes Django forget its cache connections)."""
 
     def down() -> None:
-        settings.CACHES = redis_cache(REFUSING_REDIS)
+        settings.CACHES = redis_cache(REFUSING_REDIS_URL)
 
     return down
-
-
-@pytest.fixture
-def silent_redis(settings) -> Iterator[None]:
-    """The cache is a Redis that accepts connections and never answers a byte."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    settings.CACHES = redis_cache(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
-    yield
-    listener.close()
 
 
 @pytest.fixture

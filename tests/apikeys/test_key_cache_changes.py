@@ -28,13 +28,12 @@ from apikeys.keycache_store import (
 from apikeys.models import APIKey, KeyCacheChange
 from apikeys.services import IssuedAPIKey, apikey_issue, apikey_revoke
 from tests.factories import UserFactory
-from tests.kit import bearer_client
+from tests.kit import REFUSING_REDIS_URL, bearer_client, redis_cache
 from users.models import User
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 PROJECTS_URL = reverse("project-list")
-REFUSING_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
@@ -56,13 +55,7 @@ def cache_away(settings):
 
         def __enter__(self) -> None:
             if self.how == "refusing":
-                settings.CACHES = {
-                    "default": {
-                        "BACKEND": "django_redis.cache.RedisCache",
-                        "LOCATION": REFUSING_REDIS,
-                        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
-                    }
-                }
+                settings.CACHES = redis_cache(REFUSING_REDIS_URL)
             else:
                 settings.CACHES = {
                     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

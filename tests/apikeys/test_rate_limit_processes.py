@@ -17,6 +17,7 @@ from http import HTTPStatus
 import pytest
 from django.conf import settings
 
+from tests.kit import REFUSING_REDIS_URL
 from tests.processes import Server, migrate_with_superuser
 from tests.servers import (
     HOST,
@@ -40,8 +41,6 @@ OWN_LIMIT_REQUESTS = 20
 FAIL_OPEN_REQUESTS = 20
 SILENT_REDIS_REQUESTS = 3  # each waits out a socket timeout
 SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
-# Nothing listens on port 1: connections are refused at once.
-REFUSING_REDIS_URL = "redis://127.0.0.1:1/0"
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 # A window's X-RateLimit-Reset is read from two clock readings, which may straddle a second;
 # windows of one key are 60 s apart, so resets this close belong to the same window.

@@ -398,6 +398,61 @@ def test_requests_without_a_peer_address_share_one_bucket(anonymous_client, ip_b
     assert statuses == [HTTPStatus.UNAUTHORIZED] * 3 + [HTTPStatus.TOO_MANY_REQUESTS]
 
 
+# --- Failed authentication without the shared cache: counted in process memory ------------------
+
+
+def ratelimit_warnings(caplog) -> list:
+    return [record for record in caplog.records if record.name == "apiproject.api.ratelimit"]
+
+
+@pytest.fixture
+def ip_window(time_machine) -> int:
+    """The clock frozen 10 s before the end of 127.0.0.1's window; returns that window's end."""
+    end = window_end("127.0.0.1", EPOCH)
+    freeze(time_machine, end - 10)
+    return end
+
+
+def test_without_redis_failed_authentications_past_the_ip_budget_get_429(
+    anonymous_client, ip_budget, ip_window, failing_redis, caplog
+):
+    statuses = fail_authentication(anonymous_client, ip_budget + 1)
+
+    assert statuses == [HTTPStatus.UNAUTHORIZED] * 3 + [HTTPStatus.TOO_MANY_REQUESTS]
+    # One WARNING line per request, without a traceback.
+    warnings = ratelimit_warnings(caplog)
+    assert len(warnings) == len(statuses)
+    assert all(record.exc_info is None for record in warnings)
+
+
+def test_without_redis_the_429_waits_for_the_same_window_as_with_it(
+    anonymous_client, ip_budget, ip_window, refusing_redis
+):
+    fail_authentication(anonymous_client, ip_budget)
+
+    response = anonymous_client.get(PROJECTS_URL, HTTP_AUTHORIZATION=BAD_CHECKSUM)
+
+    assert_error(response, HTTPStatus.TOO_MANY_REQUESTS, "rate_limit_exceeded")
+    assert response["Retry-After"] == "11"  # 10 s to the window's end, plus 1
+
+
+def test_without_redis_the_ip_budget_window_rolls_over(
+    anonymous_client, ip_budget, ip_window, refusing_redis, time_machine
+):
+    fail_authentication(anonymous_client, ip_budget + 1)
+    freeze(time_machine, ip_window + 1)
+
+    assert fail_authentication(anonymous_client, 1) == [HTTPStatus.UNAUTHORIZED]
+
+
+def test_without_redis_a_valid_key_from_a_blocked_ip_is_served(
+    anonymous_client, key, ip_budget, ip_window, refusing_redis
+):
+    fail_authentication(anonymous_client, ip_budget + 2)
+
+    assert get_projects(key.plaintext).status_code == HTTPStatus.OK
+
+
 # --- The client address --------------------------------------------------------------------------
 
 

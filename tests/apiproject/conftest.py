@@ -1,7 +1,9 @@
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.backends import ModelBackend
 from django.test import Client
 from django.urls import reverse
 
@@ -50,3 +52,20 @@ def log_in() -> Callable[..., object]:
         return response
 
     return attempt
+
+
+@pytest.fixture
+def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The usernames whose password the authentication backend checked, one per check (from
+    every thread)."""
+    checked: list[str] = []
+    lock = threading.Lock()
+    real_authenticate = ModelBackend.authenticate
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        with lock:
+            checked.append(username)
+        return real_authenticate(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", authenticate)
+    return checked

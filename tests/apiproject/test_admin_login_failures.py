@@ -172,3 +172,42 @@ def test_the_limits_read_the_same_client_ip_as_the_api(admin, log_in, settings):
     credentials = {"username": "admin", "password": DEFAULT_PASSWORD, "next": INDEX_URL}
     assert refused(from_attacker.post(LOGIN_URL, credentials))
     assert from_desk.post(LOGIN_URL, credentials).status_code == HTTPStatus.FOUND
+
+
+# --- Without the shared cache: counted in this process's memory, never unlimited ----------------
+
+
+def ratelimit_warnings(caplog) -> list:
+    return [record for record in caplog.records if record.name == "apiproject.api.ratelimit"]
+
+
+def test_without_redis_the_eleventh_attempt_is_still_refused_unchecked(
+    admin, log_in, failing_redis, password_checks, caplog
+):
+    attempts = [log_in("admin", WRONG_PASSWORD, ip=ATTACKER) for _ in range(PER_PAIR + 1)]
+
+    assert [refused(response) for response in attempts] == [False] * PER_PAIR + [True]
+    assert len(password_checks) == PER_PAIR
+    # One WARNING line per attempt, without a traceback.
+    warnings = ratelimit_warnings(caplog)
+    assert len(warnings) == len(attempts)
+    assert all(record.exc_info is None for record in warnings)
+
+
+def test_without_redis_the_admin_still_logs_in_from_elsewhere(admin, log_in, failing_redis, caplog):
+    fail(log_in, "admin", PER_PAIR + 1, ip=ATTACKER)
+    caplog.clear()
+
+    response = log_in("admin", ip=ADMINS_DESK)
+
+    assert logged_in(response)
+    assert len(ratelimit_warnings(caplog)) == 1
+
+
+def test_without_redis_a_success_clears_the_pairs_failures(admin, log_in, refusing_redis):
+    fail(log_in, "admin", PER_PAIR - 1, ip=ADMINS_DESK)
+    assert logged_in(log_in("admin", ip=ADMINS_DESK))
+
+    fail(log_in, "admin", PER_PAIR - 1, ip=ADMINS_DESK)
+
+    assert logged_in(log_in("admin", ip=ADMINS_DESK))
