@@ -270,6 +270,19 @@ def roll_through_the_api_without_grace(issued: IssuedAPIKey, superuser_client: C
     assert response.status_code == HTTPStatus.CREATED
 
 
+def roll_through_the_api_with_an_idempotency_key(
+    issued: IssuedAPIKey, superuser_client: Client
+) -> None:
+    # The roll runs inside the request's transaction (a savepoint): the same invalidation.
+    response = api_client(issued.plaintext).post(
+        reverse("apikey-roll", args=[issued.api_key.prefix]),
+        {"grace_seconds": 0},
+        format="json",
+        headers={"Idempotency-Key": "roll-1"},
+    )
+    assert response.status_code == HTTPStatus.CREATED
+
+
 def expire_in_admin(issued: IssuedAPIKey, superuser_client: Client) -> None:
     past = timezone.now() - timedelta(minutes=1)
     response = superuser_client.post(
@@ -312,6 +325,7 @@ STOPPING_CHANGES = [
     revoke_with_the_admin_action,
     revoke_with_the_command,
     roll_through_the_api_without_grace,
+    roll_through_the_api_with_an_idempotency_key,
     expire_in_admin,
     deactivate_user_in_admin,
     deactivate_user_by_saving_it,
@@ -476,6 +490,34 @@ def test_a_record_filled_from_a_read_an_invalidation_overtook_is_not_kept(issued
 
     assert not cached(issued.api_key.prefix)
     assert api_client(issued.plaintext).get(PROJECTS_URL).status_code == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_roll_with_an_idempotency_key_drops_the_records_again_once_it_has_committed(
+    issued, monkeypatch
+):
+    """A request reading the old key while the roll's transaction is open must not leave it
+    cached: the records are dropped again after the request's (outer) commit."""
+    from apikeys import keycache_store
+
+    real_forget = keycache_store._forget
+    dropped_after_commit: list[str] = []
+
+    def forget(prefixes):
+        if not connection.in_atomic_block:
+            dropped_after_commit.extend(prefixes)
+        real_forget(prefixes)
+
+    monkeypatch.setattr(keycache_store, "_forget", forget)
+    response = api_client(issued.plaintext).post(
+        reverse("apikey-roll", args=[issued.api_key.prefix]),
+        {"grace_seconds": 0},
+        format="json",
+        headers={"Idempotency-Key": "roll-1"},
+    )
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert sorted(dropped_after_commit) == sorted([issued.api_key.prefix, response.json()["id"]])
 
 
 def test_records_are_kept_a_minute_by_default():
