@@ -2,7 +2,9 @@
 the races the database's constraints and locks, and the shared cache's counters, must decide."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.db import connection
@@ -45,3 +47,19 @@ def simultaneously_from(
     for thread in threads:
         thread.join(timeout=60)
     return outcomes
+
+
+@contextmanager
+def in_background(plaintext_key: str, send: Send) -> Iterator[Future]:
+    """Run `send(client)` in a thread of its own (its own client and database connection)
+    while the block runs; yields the future of what it returns. The block should end by
+    waiting for that result."""
+
+    def run() -> object:
+        try:
+            return send(bearer_client(plaintext_key))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(run)

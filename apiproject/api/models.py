@@ -3,19 +3,16 @@ from django.db import models
 
 
 class IdempotencyRecord(models.Model):
-    """A POST sent with an Idempotency-Key (contract section 4): claimed before the work
-    starts, then the kept answer (status, body, Location) until `expires_at`."""
+    """The kept 2xx answer (status, body, Location) of a POST sent with an Idempotency-Key,
+    until `expires_at`. Written in the transaction that did the work: a request still being
+    processed, or one that failed, has no row (apiproject.api.idempotency)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     # SHA-256 of the method, the path and the parsed JSON body.
     fingerprint = models.CharField(max_length=64)
-    # When the request that holds the claim started: a claim older than the lease is taken
-    # over, so a process that died mid-request does not block the key for a day.
-    claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
-    # Null while the first request is being processed.
-    status_code = models.PositiveSmallIntegerField(null=True)
+    status_code = models.PositiveSmallIntegerField()
     body = models.JSONField(null=True)
     location = models.CharField(max_length=2048, blank=True)
 

@@ -18,9 +18,14 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 
 class ValidationErrorDetailSerializer(ErrorDetailSerializer):
+    # Optional: `fields` is on validation errors only (README), so a 400 for a body that is
+    # not JSON has none, and a client generated from a required property refuses that answer.
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="Every problem by field or parameter name.",
+        required=False,
+        help_text="Every problem by field or parameter name. Present on validation errors "
+        "only (a field of the body, a query parameter or the Idempotency-Key header that is "
+        "invalid); absent on any other 400, such as a body that is not valid JSON.",
     )
 
 
@@ -31,7 +36,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ValidationErrorSerializer(serializers.Serializer):
-    """The error envelope of a 400, which lists every problem in `fields`."""
+    """The error envelope of a 400: a validation error lists every problem in `fields`."""
 
     error = ValidationErrorDetailSerializer()
 
@@ -78,8 +83,8 @@ RATE_LIMIT_HEADERS = [
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """OpenAPI responses for these error statuses, each with the envelope as its body (with
-    `fields` on a 400 only: no other error carries it)."""
+    """OpenAPI responses for these error statuses, each with the envelope as its body (`fields`
+    documented on a 400 only: no other error carries it)."""
     return {
         status: OpenApiResponse(
             ValidationErrorSerializer if status == HTTPStatus.BAD_REQUEST else ErrorSerializer,

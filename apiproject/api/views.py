@@ -1,8 +1,10 @@
 """The base of every /api/v1 viewset, and the JSON 404 for paths that match no operation."""
 
+from contextlib import ExitStack
 from http import HTTPStatus
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status, viewsets
@@ -12,11 +14,11 @@ from rest_framework.response import Response
 from apiproject.api.errors import error_response
 from apiproject.api.idempotency import (
     IdempotentReplay,
+    IdempotentRequest,
     idempotency_claim,
-    idempotency_finish,
-    idempotency_release,
+    idempotency_keep,
+    idempotent_request,
 )
-from apiproject.api.models import IdempotencyRecord
 from apiproject.api.permissions import HasRequiredScope
 from apiproject.api.ratelimit import FailedAuthenticationThrottle
 
@@ -35,7 +37,8 @@ class APIViewSet(viewsets.GenericViewSet):
     then 403, then 411/413/415/400 (the body, the Idempotency-Key header). Counting right
     after the key is verified also gives every operation's answer, 403 and 405 included, its
     X-RateLimit headers. A POST with an Idempotency-Key claims it last, when the request has
-    passed every check, and keeps its answer in finalize_response (apiproject.api.idempotency).
+    passed every check, in a transaction that lasts until its answer is kept (or everything
+    undone) in finalize_response (apiproject.api.idempotency).
     """
 
     # No OPTIONS or TRACE: JSON operations only, everything else is 405.
@@ -56,16 +59,22 @@ class APIViewSet(viewsets.GenericViewSet):
         self.check_method(request)
         self.check_permissions(request)
         self.check_body_length(request)
-        self.idempotency = idempotency_claim(request)
+        idempotent = idempotent_request(request)
+        if idempotent is not None:
+            # Begun here, after authentication and every check, so that nothing those write
+            # (the key's last_used_at) is undone with a failed request or held locked by it.
+            self.request_transaction.enter_context(transaction.atomic())
+            self.idempotency = idempotent
+            idempotency_claim(idempotent)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
-        self.idempotency: IdempotencyRecord | None = None
-        try:
+        self.idempotency: IdempotentRequest | None = None
+        # Holds the transaction initial() begins for a POST with an Idempotency-Key. It ends
+        # after finalize_response, so the work and its kept answer commit before the client
+        # hears of them, and an unhandled exception (a 500, an unreachable database's 503)
+        # rolls both back.
+        with ExitStack() as self.request_transaction:
             return super().dispatch(request, *args, **kwargs)
-        finally:
-            # Still set only when an unhandled exception skipped finalize_response.
-            if self.idempotency is not None:
-                idempotency_release(self.idempotency)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, IdempotentReplay):
@@ -96,11 +105,15 @@ class APIViewSet(viewsets.GenericViewSet):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if getattr(self, "idempotency", None) is not None:
-            succeeded = status.is_success(response.status_code)
-            kept_body = self.idempotency_kept_body(response) if succeeded else None
-            idempotency_finish(self.idempotency, response, kept_body=kept_body)
-            self.idempotency = None
+        idempotent = getattr(self, "idempotency", None)
+        if idempotent is not None:
+            if idempotent.claimed and status.is_success(response.status_code):
+                kept_body = self.idempotency_kept_body(response)
+                idempotency_keep(idempotent, response, kept_body=kept_body)
+            else:
+                # A failure keeps nothing and leaves nothing half done: the key is free for a
+                # retry (a replay, a 409 or a 422 wrote nothing to undo).
+                transaction.set_rollback(True)
         usage = getattr(request, "rate_limit_usage", None)
         if usage is not None:
             for header, value in usage.headers().items():

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from apikeys import keys
 from apikeys.keycache_store import record_key
+from apikeys.models import KeyCacheChange
 from apikeys.scopes import PROJECTS_READ, USERS_READ
 from apikeys.services import IssuedAPIKey, apikey_issue
 from tests.factories import UserFactory, forged_key
@@ -248,6 +249,19 @@ def roll_through_the_api_without_grace(issued: IssuedAPIKey, superuser_client: C
     assert response.status_code == HTTPStatus.CREATED
 
 
+def roll_through_the_api_with_an_idempotency_key(
+    issued: IssuedAPIKey, superuser_client: Client
+) -> None:
+    # The roll runs inside the request's transaction (a savepoint): the same invalidation.
+    response = api_client(issued.plaintext).post(
+        reverse("apikey-roll", args=[issued.api_key.prefix]),
+        {"grace_seconds": 0},
+        format="json",
+        headers={"Idempotency-Key": "roll-1"},
+    )
+    assert response.status_code == HTTPStatus.CREATED
+
+
 def expire_in_admin(issued: IssuedAPIKey, superuser_client: Client) -> None:
     past = timezone.now() - timedelta(minutes=1)
     response = superuser_client.post(
@@ -290,6 +304,7 @@ STOPPING_CHANGES = [
     revoke_with_the_admin_action,
     revoke_with_the_command,
     roll_through_the_api_without_grace,
+    roll_through_the_api_with_an_idempotency_key,
     expire_in_admin,
     deactivate_user_in_admin,
     deactivate_user_by_saving_it,
@@ -454,6 +469,24 @@ def test_a_record_filled_from_a_read_an_invalidation_overtook_is_not_kept(issued
 
     assert not cached(issued.api_key.prefix)
     assert api_client(issued.plaintext).get(PROJECTS_URL).status_code == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_roll_with_an_idempotency_key_drops_the_records_again_once_it_has_committed(issued):
+    """A request reading the old key while the roll's transaction is open must not leave it
+    cached: the records are dropped again after the request's (outer) commit, which is what
+    marks the recorded changes delivered."""
+    response = api_client(issued.plaintext).post(
+        reverse("apikey-roll", args=[issued.api_key.prefix]),
+        {"grace_seconds": 0},
+        format="json",
+        headers={"Idempotency-Key": "roll-1"},
+    )
+
+    assert response.status_code == HTTPStatus.CREATED
+    rolled = [issued.api_key.prefix, response.json()["id"]]
+    delivered = KeyCacheChange.objects.filter(prefix__in=rolled, delivered_at__isnull=False)
+    assert set(delivered.values_list("prefix", flat=True)) == set(rolled)
 
 
 def test_records_are_kept_a_minute_by_default():

@@ -453,3 +453,100 @@ def test_keys(generated: GeneratedClient, server: Server):
     )
     listed = documented(generated.call("v1_keys_list", key, page=1, limit=100).parsed)
     assert [k.id for k in listed.data] == [successor.id, narrow.id, own.id]
+
+
+# --- Every 400, as the schema describes it -------------------------------------------------------
+
+MALFORMED_JSON = b'{"name": "Apollo"'
+# What the generated client cannot send (a body that is not JSON, a field its model does not
+# have), or can, but wrongly (a page of 0): (operation, method, path, request, key, whether the
+# error lists `fields`). Every one is a 400 the service gives.
+BAD_REQUESTS = {
+    "malformed_json_body": (
+        "v1_projects_create", "POST", "/api/v1/projects", {"content": MALFORMED_JSON}, "alice",
+        False,
+    ),
+    "malformed_json_body_of_a_patch": (
+        "v1_projects_partial_update", "PATCH", "/api/v1/projects/project-999999",
+        {"content": MALFORMED_JSON}, "alice", False,
+    ),
+    "malformed_json_body_of_a_user": (
+        "v1_users_create", "POST", "/api/v1/users", {"content": MALFORMED_JSON}, "staff", False,
+    ),
+    "malformed_json_body_of_a_key": (
+        "v1_keys_create", "POST", "/api/v1/keys", {"content": MALFORMED_JSON}, "alice", False,
+    ),
+    "malformed_json_body_of_a_roll": (
+        "v1_keys_roll_create", "POST", "/api/v1/keys/0000000000/roll",
+        {"content": MALFORMED_JSON}, "alice", False,
+    ),
+    "malformed_json_body_with_an_idempotency_key": (
+        "v1_projects_create", "POST", "/api/v1/projects",
+        {"content": MALFORMED_JSON, "headers": {"Idempotency-Key": "bad-body"}}, "alice", False,
+    ),
+    "json_nested_too_deeply": (
+        "v1_projects_create", "POST", "/api/v1/projects", {"content": b"[" * 5000 + b"]" * 5000},
+        "alice", False,
+    ),
+    "body_not_an_object": (
+        "v1_projects_create", "POST", "/api/v1/projects", {"content": b"[]"}, "alice", True,
+    ),
+    "unknown_field": (
+        "v1_projects_create", "POST", "/api/v1/projects",
+        {"content": b'{"name": "Apollo", "owner": 1}'}, "alice", True,
+    ),
+    "unknown_field_of_a_user": (
+        "v1_users_create", "POST", "/api/v1/users",
+        {"content": b'{"username": "bob", "is_staff": true}'}, "staff", True,
+    ),
+    "invalid_field": (
+        "v1_projects_create", "POST", "/api/v1/projects", {"content": b'{"name": ""}'}, "alice",
+        True,
+    ),
+    "malformed_idempotency_key": (
+        "v1_projects_create", "POST", "/api/v1/projects",
+        {"content": b'{"name": "Apollo"}', "headers": {"Idempotency-Key": "x" * 256}}, "alice",
+        True,
+    ),
+    "page_of_zero": (
+        "v1_projects_list", "GET", "/api/v1/projects", {"params": {"page": "0"}}, "alice", True,
+    ),
+    "limit_not_a_number": (
+        "v1_projects_list", "GET", "/api/v1/projects", {"params": {"limit": "abc"}}, "alice",
+        True,
+    ),
+    "limit_too_large": (
+        "v1_keys_list", "GET", "/api/v1/keys", {"params": {"limit": "500"}}, "alice", True,
+    ),
+    "too_many_query_parameters": (
+        "v1_projects_list", "GET", "/api/v1/projects",
+        {"params": {f"p{n}": "1" for n in range(1001)}}, "alice", False,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("operation", "method", "path", "sent", "who", "lists_fields"),
+    BAD_REQUESTS.values(),
+    ids=BAD_REQUESTS.keys(),
+)
+def test_every_400_is_the_one_the_schema_describes(
+    generated: GeneratedClient, server: Server, operation, method, path, sent, who, lists_fields
+):
+    key = server.alice_key if who == "alice" else server.staff_key
+    client = generated.package.AuthenticatedClient(
+        base_url=generated.base_url, token=key, raise_on_unexpected_status=True, timeout=10
+    )
+    headers = {"Content-Type": "application/json", **sent.get("headers", {})}
+    with client:
+        raw = client.get_httpx_client().request(
+            method, path, content=sent.get("content"), params=sent.get("params"), headers=headers
+        )
+        # Parsed by the operation's own generated code, as its sync_detailed would.
+        response = generated.operation(operation)._build_response(client=client, response=raw)
+
+    error = error_of(response, HTTPStatus.BAD_REQUEST, "invalid_request")
+    assert isinstance(error, generated.models.ValidationErrorDetail)
+    assert isinstance(error.details, str)
+    # `fields` on validation errors only (README, Errors).
+    assert (error.fields is not generated.package.types.UNSET) == lists_fields, raw.text

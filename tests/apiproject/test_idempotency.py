@@ -1,20 +1,26 @@
 """Contract section 4, Retries: `Idempotency-Key` on every POST (apiproject.api.idempotency)."""
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import OperationalError, connection, connections
 from django.urls import reverse
-from django.utils import timezone
 
+from apikeys.models import APIKey
+from apiproject.api.idempotency import CLAIM_IDLE_TIMEOUT
 from apiproject.api.models import IdempotencyRecord
 from projects.models import Project
-from tests.concurrency import simultaneously
+from tests.concurrency import in_background, simultaneously
 from tests.factories import APIKeyFactory
+from tests.kit import bearer_client
 from users.models import User
 
+KEYS_URL = reverse("apikey-list")
 PROJECTS_URL = reverse("project-list")
 USERS_URL = reverse("user-list")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -138,59 +144,25 @@ def test_a_request_that_ends_in_a_500_keeps_nothing(user, user_client, monkeypat
     assert post(user_client, {"name": "Apollo"}).status_code == HTTPStatus.CREATED
 
 
-def test_while_the_first_request_is_in_progress_another_gets_409_and_does_nothing(
-    user, user_client, clock
+def test_a_request_that_fails_after_its_work_undoes_the_work_and_keeps_nothing(
+    user, user_client, monkeypatch
 ):
-    # The claim another process holds while it works on the first request.
-    body = {"name": "Apollo"}
-    claimed_by_another_request(user, "busy", body)
+    from projects import views
 
-    same = post(user_client, body, key="busy")
-    other = post(user_client, {"name": "Gemini"}, key="busy")
+    real_create = views.project_create
 
-    assert same.status_code == HTTPStatus.CONFLICT
-    assert same.json()["error"]["code"] == "conflict"
-    assert other.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    def create_then_fail(**kwargs):
+        real_create(**kwargs)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "project_create", create_then_fail)
+    assert post(user_client, {"name": "Apollo"}).status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    monkeypatch.undo()
+
+    # The work and its kept answer commit together, or neither does.
     assert not Project.objects.exists()
-
-
-def claimed_by_another_request(user, key: str, body: dict) -> None:
-    """The claim another process holds on `key` while it works on a request with `body`."""
-    IdempotencyRecord.objects.create(
-        user=user,
-        key=key,
-        fingerprint=_fingerprint_of(body),
-        claimed_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(days=1),
-    )
-
-
-def _fingerprint_of(body: dict) -> str:
-    from django.test import RequestFactory
-    from rest_framework.parsers import JSONParser
-    from rest_framework.request import Request
-
-    from apiproject.api.idempotency import request_fingerprint
-
-    request = Request(
-        RequestFactory().post(PROJECTS_URL, body, content_type="application/json"),
-        parsers=[JSONParser()],
-    )
-    return request_fingerprint(request)
-
-
-def test_a_claim_left_by_a_request_that_died_is_taken_over_after_its_lease(
-    user, user_client, clock
-):
-    body = {"name": "Apollo"}
-    claimed_by_another_request(user, "orphan", body)
-    assert post(user_client, body, key="orphan").status_code == HTTPStatus.CONFLICT
-
-    clock.shift(timedelta(minutes=3))
-    response = post(user_client, body, key="orphan")
-
-    assert response.status_code == HTTPStatus.CREATED
-    assert post(user_client, body, key="orphan")["Idempotent-Replayed"] == "true"
+    assert not IdempotencyRecord.objects.exists()
+    assert post(user_client, {"name": "Apollo"}).status_code == HTTPStatus.CREATED
 
 
 def test_an_expired_answer_is_never_replayed(user, user_client, clock):
@@ -280,7 +252,39 @@ def test_a_key_on_another_method_is_ignored(user_client):
     assert response.status_code == HTTPStatus.OK
 
 
-# --- A real race, on PostgreSQL ------------------------------------------------------------------
+# --- Real races and real failures, on PostgreSQL -------------------------------------------------
+# Each request commits on its own here, and a second one comes from another connection: a claim
+# still held by a transaction that ended would show.
+
+
+def create_slowly(
+    monkeypatch, *, then_unreachable: bool = False
+) -> tuple[threading.Event, threading.Event, list[int]]:
+    """Makes project creation announce itself (`working`), then wait for `go_on`; the
+    database connections of the requests that reached the work are listed (backend pids).
+    `then_unreachable`: after the wait, the request cannot connect to the database again."""
+    from projects import views
+
+    real_create = views.project_create
+    working, go_on, backends = threading.Event(), threading.Event(), []
+
+    def create(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backends.append(cursor.fetchone()[0])
+        working.set()
+        go_on.wait(timeout=10)
+        if then_unreachable:
+            # This thread's own connection handler, dropped with the thread.
+            connections["default"].get_new_connection = unreachable
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(views, "project_create", create)
+    return working, go_on, backends
+
+
+def unreachable(*args, **kwargs):
+    raise OperationalError("connection refused")
 
 
 @pytest.mark.postgresql
@@ -300,3 +304,148 @@ def test_ten_simultaneous_requests_with_one_key_make_one_project(user):
     assert all(
         outcome in {(HTTPStatus.CONFLICT, None), (HTTPStatus.CREATED, "true")} for outcome in others
     ), outcomes
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_ten_simultaneous_key_issues_with_one_key_issue_one_and_show_it_once(user):
+    plaintext_key = APIKeyFactory(owner=user).plaintext
+
+    def send(client):
+        response = post(client, {"name": "ci"}, key="issue", url=KEYS_URL)
+        return response.status_code, response.content.decode()
+
+    outcomes = simultaneously(plaintext_key, [send] * 10)
+
+    issued = [json.loads(body) for status, body in outcomes if status == HTTPStatus.CREATED]
+    assert len(issued) == 1, outcomes
+    assert APIKey.objects.filter(owner=user).count() == 2  # the caller's and the new one
+    others = [
+        (status, json.loads(body)) for status, body in outcomes if status != HTTPStatus.CREATED
+    ]
+    assert {status for status, _ in others} == {HTTPStatus.CONFLICT}, outcomes
+    assert all(body["error"]["code"] == "conflict" for _, body in others)
+    assert all(issued[0]["key"] not in json.dumps(body) for _, body in others)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_while_the_first_request_is_in_progress_another_gets_409_and_does_nothing(
+    user, monkeypatch
+):
+    plaintext_key = APIKeyFactory(owner=user).plaintext
+    working, go_on, backends = create_slowly(monkeypatch)
+    body = {"name": "Apollo"}
+
+    with in_background(plaintext_key, lambda client: post(client, body, key="busy")) as first:
+        assert working.wait(timeout=10)
+        client = bearer_client(plaintext_key)
+        same = post(client, body, key="busy")
+        other = post(client, {"name": "Gemini"}, key="busy")
+        go_on.set()
+        assert first.result(timeout=30).status_code == HTTPStatus.CREATED
+
+    assert same.status_code == other.status_code == HTTPStatus.CONFLICT
+    assert same.json()["error"] == {
+        "code": "conflict",
+        "message": "The request conflicts with the current state of the resource",
+        "details": "A request with this Idempotency-Key is still being processed: retry "
+        "once it has finished.",
+    }
+    assert len(backends) == 1  # neither reached the work
+    assert list(Project.objects.values_list("name", flat=True)) == ["Apollo"]
+    assert post(client, body, key="busy")["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("failure", [HTTPStatus.BAD_REQUEST, HTTPStatus.INTERNAL_SERVER_ERROR])
+def test_a_failed_request_leaves_the_key_free_for_a_retry_from_anywhere(user, monkeypatch, failure):
+    plaintext_key = APIKeyFactory(owner=user).plaintext
+    body = {"name": "Apollo"}
+    if failure == HTTPStatus.BAD_REQUEST:
+        body = {"name": ""}
+    else:
+        monkeypatch.setattr("projects.views.project_create", lambda **kwargs: 1 / 0)
+    assert post(bearer_client(plaintext_key), body, key="k").status_code == failure
+    monkeypatch.undo()
+
+    with in_background(
+        plaintext_key, lambda client: post(client, {"name": "Apollo"}, key="k")
+    ) as retry:
+        response = retry.result(timeout=30)
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert "Idempotent-Replayed" not in response
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_after_a_503_for_an_unreachable_database_the_retry_is_done_not_409(user, monkeypatch):
+    plaintext_key = APIKeyFactory(owner=user).plaintext
+    working, go_on, backends = create_slowly(monkeypatch, then_unreachable=True)
+    body = {"name": "Apollo"}
+    client = bearer_client(plaintext_key)
+
+    with in_background(plaintext_key, lambda other: post(other, body, key="lost")) as first:
+        assert working.wait(timeout=10)
+        assert post(client, body, key="lost").status_code == HTTPStatus.CONFLICT
+        # The database drops the request's connection mid-request and refuses a new one, as
+        # when it is frozen or gone: nothing of the request can be cleaned up afterwards.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [backends[0]])
+        go_on.set()
+        assert first.result(timeout=30).status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    monkeypatch.undo()
+
+    # The database answers this request: no lease to wait out, the retry is done now.
+    retry = post(client, body, key="lost")
+    assert retry.status_code == HTTPStatus.CREATED
+    assert "Idempotent-Replayed" not in retry
+    assert Project.objects.filter(owner=user).count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"name": "Apollo"}, HTTPStatus.CREATED),
+        ({"name": "Apollo", "x": 1}, HTTPStatus.BAD_REQUEST),
+    ],
+)
+def test_nothing_of_a_claim_outlives_its_transaction_on_the_connection(
+    user, monkeypatch, body, status
+):
+    # Through PgBouncer's transaction pooling, the next transaction on this server connection
+    # may be another client's: it must find no lock and no setting of ours.
+    from projects import views
+
+    real_create = views.project_create
+    during = []
+
+    def create(**kwargs):
+        during.append(connection_state())
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(views, "project_create", create)
+    client = bearer_client(APIKeyFactory(owner=user).plaintext)
+
+    assert post(client, body, key="k").status_code == status
+
+    if status == HTTPStatus.CREATED:
+        assert during == [(1, CLAIM_IDLE_TIMEOUT)]
+    assert connection_state() == (0, "0")
+
+
+def connection_state() -> tuple[int, str]:
+    """The advisory locks this connection holds, and its idle-in-transaction timeout."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        (locks,) = cursor.fetchone()
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        (timeout,) = cursor.fetchone()
+    return locks, timeout

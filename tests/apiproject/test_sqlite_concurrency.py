@@ -1,5 +1,6 @@
 """The embedded SQLite default under the threaded development server (`make run`):
-concurrent writes wait for the lock instead of answering "database is locked"."""
+concurrent writes wait for the lock instead of answering "database is locked", and duplicates
+of a POST with one Idempotency-Key wait for the first and get its answer."""
 
 import json
 import urllib.error
@@ -35,18 +36,29 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         yield url, keys
 
 
-def send(url: str, key: str, body: dict | None = None) -> int:
+def send(url: str, key: str, body: dict | None = None, **headers: str) -> int:
+    return exchange(url, key, body, **headers)[0]
+
+
+def exchange(
+    url: str, key: str, body: dict | None = None, **headers: str
+) -> tuple[int, dict[str, str], dict]:
+    """The status, headers and JSON body of the answer."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         url,
         data=data,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+            **headers,
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
+            return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, dict(error.headers), json.loads(error.read())
 
 
 def test_concurrent_writes_all_succeed(dev_server):
@@ -72,3 +84,26 @@ def test_concurrent_writes_all_succeed(dev_server):
         statuses = list(pool.map(lambda job: send(*job), jobs))
 
     assert statuses == [HTTPStatus.CREATED] * WRITERS + [HTTPStatus.OK] * len(fresh_keys)
+
+
+def test_duplicates_of_a_post_with_one_idempotency_key_wait_and_replay(dev_server):
+    base_url, (staff_key, *_) = dev_server
+    url = f"{base_url}/api/v1/projects"
+    body = {"name": "Apollo"}
+
+    # No advisory locks here: each duplicate's transaction begins (IMMEDIATE) once the first
+    # has committed, and finds its answer.
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        answers = list(
+            pool.map(
+                lambda _: exchange(url, staff_key, body, **{"Idempotency-Key": "sqlite"}),
+                range(CLIENTS),
+            )
+        )
+
+    assert [status for status, _, _ in answers] == [HTTPStatus.CREATED] * CLIENTS
+    firsts = [answer for answer in answers if "Idempotent-Replayed" not in answer[1]]
+    assert len(firsts) == 1
+    assert all(answer[2] == firsts[0][2] for answer in answers)
+    _, _, page = exchange(url, staff_key)
+    assert page["total"] == 1

@@ -100,8 +100,20 @@ class Answer:
         return json.loads(self.body)
 
 
-def fetch(url: str, *, headers: dict[str, str] | None = None, timeout: float = 30) -> Answer:
-    request = urllib.request.Request(url, headers=headers or {})
+def fetch(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json_body: object | None = None,
+    timeout: float = 30,
+) -> Answer:
+    """GET `url`, or POST `json_body` to it."""
+    headers = dict(headers or {})
+    data = None
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

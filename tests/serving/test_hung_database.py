@@ -1,13 +1,16 @@
 """A database that hangs (stopped, not refusing) gets 503 envelopes within the time limits,
-never a dropped connection, and the stack recovers by itself (contract section 11)."""
+never a dropped connection, and the stack recovers by itself (contract section 11), leaving
+no Idempotency-Key claim behind."""
 
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 
 from apikeys import keys
+from tests.processes import manage_py
 from tests.serving.stack import fetch, private_postgresql, serving_stack
 
 API_DEADLINE = 6.0  # connect 3 s, health check 3 s, statement 5 s (+0.25 s)
@@ -58,11 +61,56 @@ def test_a_hung_database_gets_503_in_time_and_recovers(frozen_stack):
         assert [a.status for a in ready] == [503] * len(ready)
         assert max(a.seconds for a in ready) < READYZ_DEADLINE, [a.seconds for a in ready]
 
-    deadline = time.monotonic() + 20
-    while fetch(readyz_url, timeout=5).status != 200:
-        assert time.monotonic() < deadline, "the stack did not recover"
-        time.sleep(0.2)
+    wait_until_ready(readyz_url)
     api, ready = wave()
     assert {a.status for a in api} == {401}
     assert {a.status for a in ready} == {200}
     assert "WORKER TIMEOUT" not in stack.log()
+
+
+def wait_until_ready(readyz_url: str) -> None:
+    deadline = time.monotonic() + 20
+    while fetch(readyz_url, timeout=5).status != 200:
+        assert time.monotonic() < deadline, "the stack did not recover"
+        time.sleep(0.2)
+
+
+def test_a_post_cut_off_by_a_hung_database_can_be_retried_with_its_key_at_once(frozen_stack):
+    cluster, stack = frozen_stack
+    environment = {"DATABASE_URL": cluster.url, "DJANGO_SECRET_KEY": "tests-only-not-a-secret"}
+    manage_py("createsuperuser", "--noinput", "--username", "ada", "--email", "a@example.com",
+              **environment)  # fmt: skip
+    key = manage_py("createapikey", "ada", **environment).splitlines()[-1]
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "cut-off"}
+    projects_url = f"{stack.base_url}/api/v1/projects"
+
+    # Another transaction holds the projects table, so the POST is still at its work (its
+    # Idempotency-Key taken) when the database stops answering.
+    with psycopg.connect(cluster.url) as holder, psycopg.connect(cluster.url) as observer:
+        holder.execute("LOCK TABLE projects_project IN SHARE MODE")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            cut_off = pool.submit(fetch, projects_url, headers=headers, json_body={"name": "A"})
+            deadline = time.monotonic() + 10
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            while observer.execute(waiting).fetchone()[0] == 0:
+                assert time.monotonic() < deadline, "the POST never reached its work"
+                time.sleep(0.05)
+            cluster.signal_all(signal.SIGSTOP)
+            try:
+                answer = cut_off.result()
+            finally:
+                cluster.signal_all(signal.SIGCONT)
+        holder.rollback()
+
+    assert answer.status == 503, answer.body
+    assert answer.json()["error"]["code"] == "service_unavailable"
+    wait_until_ready(f"{stack.base_url}/readyz")
+
+    retry = fetch(projects_url, headers=headers, json_body={"name": "A"})
+
+    assert retry.status == 201, retry.body
+    assert "idempotent-replayed" not in retry.headers
+    replay = fetch(projects_url, headers=headers, json_body={"name": "A"})
+    assert replay.headers.get("idempotent-replayed") == "true"
+    listed = fetch(projects_url, headers={"Authorization": f"Bearer {key}"})
+    assert listed.json()["total"] == 1
