@@ -5,7 +5,8 @@ The timeouts are ordered so that a hung database is answered, not dropped:
     database connect (3 s) and health check (3 s), statement (5 s, client deadline 5.25 s)
     < nginx proxy_read_timeout (25 s) < gunicorn `timeout` (30 s).
 nginx is the outer limit for request lines and headers (it answers those faults in JSON):
-gunicorn's own limits are lifted so it never answers them in HTML itself.
+gunicorn's own limits are lifted; what gunicorn still refuses, its worker answers in JSON too
+(apiproject/gunicorn_worker.py).
 """
 
 import os
@@ -20,7 +21,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # hung database (up to 3 to 5.25 s each). Measured on 2 cores (README.md, "Running in
 # production"): gthread 2x8 served 250-290 req/s against 110-160 for 4 sync workers. Each
 # thread keeps one database connection: workers x threads per host.
-worker_class = "gthread"
+# Our subclass answers what gunicorn's parser refuses (a control byte in a header value, a
+# raw non-ASCII byte in the request line) with the JSON error body instead of an HTML page.
+worker_class = "apiproject.gunicorn_worker.JSONErrorThreadWorker"
 workers = int(os.environ.get("GUNICORN_WORKERS") or max(2, os.cpu_count() or 1))
 threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 

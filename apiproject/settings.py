@@ -113,15 +113,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: every response, errors and health checks included, carries X-Request-ID.
+    # Outermost: every response, errors, probes and metrics included, carries X-Request-ID
+    # and nosniff.
     "apiproject.api.middleware.RequestIDMiddleware",
     # Inside the request id, outside everything else: one line for every answer.
     "apiproject.api.access_log.AccessLogMiddleware",
     # Before the HTTPS redirect: a scraper with the token is answered over plain HTTP too.
     "apiproject.api.metrics.MetricsMiddleware",
     "apiproject.api.middleware.APIErrorMiddleware",
-    # Around the probes too, so they carry nosniff; it reads the Host header only to
-    # redirect to HTTPS, and the probes are exempt from that (SECURE_REDIRECT_EXEMPT).
+    # Around the probes too, so they carry HSTS; it reads the Host header only to redirect
+    # to HTTPS, and the probes are exempt from that (SECURE_REDIRECT_EXEMPT).
     "django.middleware.security.SecurityMiddleware",
     # Before anything validates the Host header: load balancers probe by IP.
     "apiproject.api.middleware.HealthCheckMiddleware",
@@ -339,7 +340,8 @@ if not DEBUG:
     # Behind TLS in production; `check --deploy` lists anything else that is missing.
     SESSION_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# Every response says nosniff (Django's default, stated because the contract requires it).
+# Every response says nosniff: RequestIDMiddleware, the outermost, sets it. Django's own (its
+# default) is kept so that `check --deploy` does not warn (security.W006).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # HSTS and the HTTPS redirect are the deployment's choice (off by default: the development
 # server and the tests speak plain HTTP). The redirect spares the probes, which load
@@ -394,6 +396,10 @@ LOGGING = {
         # Django logs every 4xx as a WARNING: the access line already says it, at INFO.
         # 5xx stay (ERROR), beside our own line with the traceback.
         "django.request": {"level": "ERROR"},
+        # A disallowed Host outside /api/ is Django's 400, which it also logs as an ERROR
+        # with a traceback: a 4xx is the access line's alone (under /api/ our middleware
+        # answers it before Django does).
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
     },
 }
 if DEBUG:

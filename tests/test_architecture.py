@@ -12,7 +12,12 @@ from tests.processes import PROJECT_DIR
 
 KERNEL = "apiproject.api"
 APPS = ("apikeys", "projects", "users")
-CONFIGURATION = ("apiproject.settings", "apiproject.urls", "apiproject.wsgi")
+CONFIGURATION = (
+    "apiproject.settings",
+    "apiproject.urls",
+    "apiproject.wsgi",
+    "apiproject.gunicorn_worker",
+)
 
 
 def module_name(path: Path) -> str:

@@ -29,7 +29,11 @@ def internal_error_details(request: HttpRequest) -> str:
 
 
 class RequestIDMiddleware:
-    """Gives every request an id (the caller's, when sane) for its response and log lines."""
+    """Gives every request an id (the caller's, when sane) for its response and log lines.
+
+    Outermost, it also puts nosniff on every response, those answered outside Django's
+    SecurityMiddleware (a disallowed host under /api/, /metrics) included.
+    """
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
@@ -42,6 +46,7 @@ class RequestIDMiddleware:
         finally:
             current_request_id.reset(token)
         response[REQUEST_ID_HEADER] = request.request_id
+        response["X-Content-Type-Options"] = "nosniff"
         return response
 
 

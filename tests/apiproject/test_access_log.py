@@ -4,6 +4,7 @@ import json
 import logging
 from http import HTTPStatus
 
+import pytest
 from django.urls import reverse
 
 from tests.factories import APIKeyFactory
@@ -46,6 +47,18 @@ def test_a_4xx_is_logged_once_at_info(caplog, db, client):
     assert [(r.name, r.levelno) for r in caplog.records] == [(ACCESS_LOGGER, logging.INFO)]
     assert access_lines(caplog)[0].key_prefix is None
     assert access_lines(caplog)[0].getMessage().endswith(" key=-")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/admin/", "/no-such-path"])
+def test_a_disallowed_host_is_a_400_logged_once_at_info(caplog, db, client, settings, path):
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    caplog.set_level(logging.INFO)
+
+    response = client.get(path, HTTP_HOST="evil.example")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert [(r.name, r.levelno) for r in caplog.records] == [(ACCESS_LOGGER, logging.INFO)]
+    assert "Traceback" not in caplog.text
 
 
 def test_a_forged_line_break_in_the_path_stays_on_one_line(caplog, db, client):

@@ -13,6 +13,25 @@ def test_every_response_says_nosniff(db, client, path):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/admin/", "/no-such-path"])
+def test_a_disallowed_host_is_answered_with_nosniff(db, client, settings, path):
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    response = client.get(path, HTTP_HOST="evil.example")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_metrics_say_nosniff(db, client, settings):
+    settings.METRICS_TOKEN = "scrape-token-for-tests"
+
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-for-tests")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
 def test_hsts_is_sent_over_https_when_configured(db, client, settings):
     settings.SECURE_HSTS_SECONDS = 31536000
 
