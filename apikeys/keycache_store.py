@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -171,13 +172,16 @@ class ChangeFeed:
 
     def sync(self, *, started: float | None = None) -> bool:
         """Deliver every pending change this process has not delivered yet (and, with a Redis
-        it has not synced with before, every recent change); True when that worked."""
+        it has not synced with before, every recent change); True when that worked, False
+        when Redis failed. A database that fails raises: a request could not be verified
+        without it either, and fails at once rather than after a second timeout."""
         started = self.clock() if started is None else started
         try:
-            # A savepoint when a request's transaction is open: a failed query leaves it usable.
-            with transaction.atomic():
+            # Inside a transaction, a savepoint: a failed query leaves the transaction usable.
+            # Outside one (authentication runs before any), no transaction at all.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 self._deliver()
-        except (DatabaseError, *CACHE_ERRORS) as exc:
+        except CACHE_ERRORS as exc:
             if not self._failing:
                 logger.info(
                     "Cached key records not trusted until key changes can be delivered: %s: %s",

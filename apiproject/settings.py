@@ -14,7 +14,7 @@ Environment variables (README.md has the full list):
     API_FAILED_AUTH_RATE_LIMIT  failed authentications per client IP, default 60/m.
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
     API_PROJECTS_PER_USER   the most projects one user may own, default 10000.
-    API_KEYS_PER_USER       the most active keys one user may hold, default 100.
+    API_KEYS_PER_USER       the most working keys one user may hold, default 100.
     DJANGO_HSTS_SECONDS, DJANGO_SSL_REDIRECT  HSTS and the HTTPS redirect, off by default.
 """
 

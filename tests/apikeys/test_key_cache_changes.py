@@ -9,9 +9,10 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+import redis
 import time_machine
 from django.core.management import call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -93,8 +94,8 @@ def bearer_client_of(api_key: APIKey):
     return bearer_client(apikey_issue(owner=api_key.owner).plaintext)
 
 
-def unreadable_changes() -> None:
-    raise DatabaseError("the change table cannot be read")
+def unreachable_redis() -> None:
+    raise redis.ConnectionError("Redis went away")
 
 
 STOPPING_CHANGES = [revoke_with_the_command, deactivate_the_user, roll_without_grace]
@@ -123,13 +124,15 @@ def test_a_change_the_cache_missed_is_refused_once_the_next_sync_delivers_it(
 def test_a_server_whose_sync_fails_verifies_against_the_database_after_1_5_s(
     issued, cache_away, key_change_clock, monkeypatch
 ):
+    """Redis answers the request's own round trip, but this process could not deliver the
+    recorded changes (Redis failed it meanwhile): what Redis holds is not trusted."""
     valid = apikey_issue(owner=issued.api_key.owner)
     for plaintext in (issued.plaintext, valid.plaintext):
         bearer_client(plaintext).get(PROJECTS_URL)
     with cache_away("refusing"):
         apikey_revoke(api_key=issued.api_key)
 
-    monkeypatch.setattr(CHANGES, "_deliver", unreadable_changes)
+    monkeypatch.setattr(CHANGES, "_deliver", unreachable_redis)
     key_change_clock.advance(TRUST_SECONDS + 0.01)
 
     assert cached(issued.api_key.prefix)
@@ -146,13 +149,33 @@ def test_a_failed_sync_is_trusted_again_once_a_sync_succeeds(issued, key_change_
     client = bearer_client(issued.plaintext)
     client.get(PROJECTS_URL)
     feed = ChangeFeed(clock=key_change_clock)
-    monkeypatch.setattr(feed, "_deliver", unreadable_changes)
+    monkeypatch.setattr(feed, "_deliver", unreachable_redis)
     assert feed.cache_trusted() is False
 
     monkeypatch.undo()
     key_change_clock.advance(SYNC_INTERVAL_SECONDS)
 
     assert feed.cache_trusted() is True
+
+
+def test_a_sync_that_cannot_read_the_database_is_the_requests_503(
+    issued, key_change_clock, monkeypatch
+):
+    """Without the database a key cannot be verified (nothing cached is trusted): the request
+    fails at once, rather than after a second wait for the database."""
+
+    def unreadable_changes() -> None:
+        raise OperationalError("the database did not answer within 5.25 s")
+
+    client = bearer_client(issued.plaintext)
+    client.get(PROJECTS_URL)
+    monkeypatch.setattr(CHANGES, "_deliver", unreadable_changes)
+    key_change_clock.advance(SYNC_INTERVAL_SECONDS)
+
+    response = client.get(PROJECTS_URL)
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()["error"]["code"] == "service_unavailable"
 
 
 def test_a_sync_is_attempted_at_most_twice_a_second(issued, key_change_clock):
