@@ -28,14 +28,13 @@ class APIKeyAuthentication(BaseAuthentication):
         parts = [part for part in header.split(" ") if part]
         if len(parts) != 2 or parts[0].lower() != self.keyword:
             raise AuthenticationFailed(INVALID_KEY_DETAIL)
-        verified = apikey_verify_and_count(plaintext=parts[1])
-        if verified.api_key is None:
+        verification = apikey_verify_and_count(plaintext=parts[1])
+        if verification.api_key is None:
             raise AuthenticationFailed(INVALID_KEY_DETAIL)
-        if verified.counted:
-            # Counted in the round trip that read the key's record: APIKeyRateThrottle uses
-            # this count instead of counting again.
-            request.precounted_rate_limit_usage = (verified.usage,)
-        return verified.api_key.owner, verified.api_key
+        # Counted in the round trip that read the key's record, when it was: APIKeyRateThrottle
+        # uses that count instead of counting again.
+        request.key_verification = verification
+        return verification.api_key.owner, verification.api_key
 
     def authenticate_header(self, request: Request) -> str:
         # DRF answers 403 instead of 401 without this header.

@@ -1,45 +1,40 @@
-"""What a key may do (contract section 8): one scope per operation, the fixed list below."""
+"""What a key may do (README, "Scopes"): any of the scopes the apps declared for their
+operations (apiproject.api.scopes), one per operation. The keys' own operations' scopes are
+declared here."""
 
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
-USERS_READ = "users:read"
-USERS_WRITE = "users:write"
-PROJECTS_READ = "projects:read"
-PROJECTS_WRITE = "projects:write"
+from apiproject.api.scopes import declared_scopes
+
 KEYS_READ = "keys:read"
 KEYS_WRITE = "keys:write"
 
-# In this order wherever scopes are listed.
-SCOPES: tuple[str, ...] = (
-    USERS_READ,
-    USERS_WRITE,
-    PROJECTS_READ,
-    PROJECTS_WRITE,
-    KEYS_READ,
-    KEYS_WRITE,
-)
-SCOPE_CHOICES = [(scope, scope) for scope in SCOPES]
-
 
 def all_scopes() -> list[str]:
-    """A key issued without naming scopes has every scope (the model field's default)."""
-    return list(SCOPES)
+    """Every scope, in their order: a key issued without naming scopes has them all (the
+    model field's default)."""
+    return list(declared_scopes())
+
+
+def scope_choices() -> list[tuple[str, str]]:
+    return [(scope, scope) for scope in declared_scopes()]
 
 
 def canonical_scopes(scopes: Iterable[str]) -> list[str]:
-    """`scopes` without repeats, in the order of SCOPES; ValidationError for an unknown scope
-    or none at all."""
+    """`scopes` without repeats, in the order of all_scopes(); ValidationError for an unknown
+    scope or none at all."""
+    known = declared_scopes()
     named = set(scopes)
-    if unknown := sorted(named - set(SCOPES)):
+    if unknown := sorted(named - set(known)):
         raise ValidationError(
-            f"Unknown scope {unknown[0]!r}: use any of {', '.join(SCOPES)}.",
+            f"Unknown scope {unknown[0]!r}: use any of {', '.join(known)}.",
             code="unknown_scope",
         )
     if not named:
         raise ValidationError("Name at least one scope.", code="no_scope")
-    return [scope for scope in SCOPES if scope in named]
+    return [scope for scope in known if scope in named]
 
 
 def validate_scopes(value: object) -> None:

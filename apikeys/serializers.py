@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikeys.models import APIKey
-from apikeys.scopes import SCOPES, canonical_scopes
+from apikeys.scopes import all_scopes, canonical_scopes
 from apiproject.api.serializers import StrictIntegerField, StrictSerializer, StringField
 from apiproject.api.text import validate_single_line_text
 
@@ -20,7 +20,9 @@ class APIKeySerializer(serializers.ModelSerializer):
     """A key as its owner sees it: never its secret or digest (contract section 9)."""
 
     id = serializers.RegexField(r"^[0-9A-Za-z]+$", source="prefix", read_only=True)
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), read_only=True)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=all_scopes()), read_only=True
+    )
     rate_limit = serializers.SerializerMethodField(help_text="The limit that applies, `N/m`.")
     status = serializers.SerializerMethodField()
 
@@ -59,7 +61,7 @@ class IssuedAPIKeySerializer(APIKeySerializer):
         return self.context["plaintext"]
 
 
-@extend_schema_field({"type": "string", "enum": list(SCOPES)})
+@extend_schema_field({"type": "string", "enum": all_scopes()})
 class ScopeField(StringField):
     """A scope, checked by `canonical_scopes` (with its message); documented as the enum of
     the keys' own `scopes`, so a generated client has one type for both."""
@@ -79,7 +81,7 @@ class APIKeyCreateSerializer(StrictSerializer):
         required=False,
         allow_empty=False,
         min_length=1,  # allow_empty is not in the OpenAPI document; minItems is
-        help_text=f"Any of {', '.join(SCOPES)}; absent: the calling key's own.",
+        help_text=f"Any of {', '.join(all_scopes())}; absent: the calling key's own.",
     )
     expires_in_days = StrictIntegerField(
         required=False,

@@ -1,10 +1,8 @@
-"""Issuing, verifying, changing and revoking API keys: the key's lifecycle.
-
-The key format itself (generation, checksum, digest) is `apikeys.keys`; nothing else builds a
-key string or computes a digest.
+"""Issuing, changing, rolling and revoking API keys: the key's lifecycle. Verifying one is
+`apikeys.verification`; the key format itself (generation, checksum, digest) is
+`apikeys.keys`: nothing else builds a key string or computes a digest.
 """
 
-import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,11 +10,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apikeys import keys
-from apikeys.keycache_store import apikey_cache_forget
+from apikeys.keycache import apikey_cache_forget
 from apikeys.models import APIKey
 from apikeys.scopes import all_scopes, canonical_scopes
 from apiproject.api.rates import validate_rate
@@ -24,11 +22,7 @@ from apiproject.api.text import validate_single_line_text
 from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
 
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 ISSUE_ATTEMPTS = 5
-# Compared against when a prefix names no key, so that a miss does the same work as a known
-# prefix with a wrong secret: timing must not tell which prefixes exist (contract section 11).
-UNKNOWN_PREFIX_DIGEST = keys.digest(f"{keys.KEY_SCHEME}_no-such-key")
 
 
 @dataclass(frozen=True)
@@ -145,30 +139,6 @@ def apikey_issue(
     raise RuntimeError(f"No free key prefix found in {ISSUE_ATTEMPTS} attempts")
 
 
-def apikey_verify(*, plaintext: str) -> APIKey | None:
-    """The usable key (with its owner loaded) that `plaintext` is, or None.
-
-    The checksum first (no query for a mistyped or made-up key), then one indexed query by
-    prefix, then a constant-time comparison of digests, made for an unknown prefix too.
-    """
-    prefix = keys.checked_prefix(plaintext)
-    if prefix is None:
-        return None
-    try:
-        api_key = APIKey.objects.select_related("owner").get(prefix=prefix)
-    except APIKey.DoesNotExist:
-        api_key = None
-    stored = api_key.digest if api_key is not None else UNKNOWN_PREFIX_DIGEST
-    matches = hmac.compare_digest(stored, keys.digest(plaintext))
-    if api_key is None or not matches:
-        return None
-    now = timezone.now()
-    if api_key.status_at(now) != APIKey.Status.ACTIVE or not api_key.owner.is_active:
-        return None
-    _apikey_touch(api_key, now)
-    return api_key
-
-
 def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
     """Revoke the key at once; False when it was revoked already (revocation is one-way).
 
@@ -247,17 +217,6 @@ def apikey_validate_expiry_change(*, api_key: APIKey, expires_at: datetime | Non
                 )
             }
         )
-
-
-def _apikey_touch(api_key: APIKey, now: datetime) -> None:
-    """Refresh last_used_at at most once a minute, with one conditional UPDATE."""
-    stale_before = now - LAST_USED_RESOLUTION
-    if api_key.last_used_at is not None and api_key.last_used_at > stale_before:
-        return
-    APIKey.objects.filter(pk=api_key.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale_before)
-    ).update(last_used_at=now)
-    api_key.last_used_at = now
 
 
 class APIKeyNotActive(Exception):  # noqa: N818 (a state, like Django's DoesNotExist)

@@ -20,9 +20,9 @@ class APIKeyRateThrottle(CountingThrottle):
         api_key = request.auth
         if not isinstance(api_key, APIKey):
             return True
-        precounted = getattr(request, "precounted_rate_limit_usage", None)
-        if precounted is not None:
-            (self.usage,) = precounted  # apikeys.keycache counted it with the key's record
+        verification = getattr(request, "key_verification", None)
+        if verification is not None and verification.counted:
+            self.usage = verification.usage  # counted with the key's record (apikeys.keycache)
         else:
             self.usage = count_request(
                 request,

@@ -7,12 +7,12 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys.scopes import PROJECTS_READ, PROJECTS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from projects.models import Project
 from projects.representations import project_representation_of_row
 from projects.rows import project_row, project_rows_of
+from projects.scopes import PROJECTS_READ, PROJECTS_WRITE
 from projects.selectors import project_get, project_list, project_public_id
 from projects.serializers import ProjectSerializer, ProjectWriteSerializer
 from projects.services import project_create, project_delete, project_update

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from apikeys.keycache_store import CHANGES
+from apikeys.keycache import CHANGES
 from apikeys.keys import KEY_PATTERN
 from apiproject.api.ratelimit import IN_MEMORY_COUNTERS
 from tests.factories import APIKeyFactory, UserFactory
@@ -59,7 +59,7 @@ class ManualClock:
 
 @pytest.fixture(autouse=True)
 def key_change_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
-    """Every test starts as a process whose key-change feed (apikeys.keycache_store) synced a
+    """Every test starts as a process whose key-change feed (apikeys.keycache.invalidation) synced a
     moment ago, on a clock that stands still: no request syncs unless the test moves the
     clock (or resets the feed, as a fresh process)."""
     clock = ManualClock()

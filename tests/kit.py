@@ -33,6 +33,15 @@ MESSAGES = {
     "internal_error": "Something went wrong on the server",
     "service_unavailable": "The service is temporarily unavailable",
 }
+# The scopes of the contract's table (section 8), in its order.
+SCOPES = (
+    "users:read",
+    "users:write",
+    "projects:read",
+    "projects:write",
+    "keys:read",
+    "keys:write",
+)
 NEW_USER_PASSWORD = "a-Long-new-passw0rd"
 # Shaped like a key, with a checksum that does not hold: refused before any query.
 BAD_CHECKSUM_KEY = "ak_AAAAAAAA_" + "A" * 49

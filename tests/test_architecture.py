@@ -1,6 +1,7 @@
 """The layout of architecture.md, read off the import statements of every module: the kernel
 (apiproject.api) imports no app and no configuration; apps import only the kernel of
-apiproject; nothing imports the configuration modules."""
+apiproject, and each other only along the allowed edges (apikeys and projects may use users;
+nothing else); nothing imports the configuration modules."""
 
 import ast
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ from tests.processes import PROJECT_DIR
 
 KERNEL = "apiproject.api"
 APPS = ("apikeys", "projects", "users")
+# The app graph: which other apps each app may import. No cycle: users knows nothing of keys
+# or projects, and projects and apikeys know nothing of each other.
+ALLOWED_APP_EDGES = {"users": set(), "projects": {"users"}, "apikeys": {"users"}}
 CONFIGURATION = (
     "apiproject.settings",
     "apiproject.urls",
@@ -85,3 +89,24 @@ def test_nothing_imports_the_configuration_modules():
         if any(within(name, configuration) for configuration in CONFIGURATION)
     ]
     assert offending == []
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_an_app_imports_only_the_apps_it_may_use(app):
+    offending = [
+        (module, name)
+        for module, name in imports_of((app,))
+        for other in APPS
+        if other != app and other not in ALLOWED_APP_EDGES[app] and within(name, other)
+    ]
+    assert offending == []
+
+
+def test_the_allowed_app_edges_have_no_cycle():
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(
+            other == goal or (other not in seen and reaches(other, goal, seen | {other}))
+            for other in ALLOWED_APP_EDGES[start]
+        )
+
+    assert [app for app in APPS if reaches(app, app)] == []

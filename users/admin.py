@@ -1,5 +1,7 @@
 """Users in admin: Django's UserAdmin, with what staff may change bounded by their own rights
-(users.authority, contract section 10) and the user's keys and projects on their page."""
+(users.authority, contract section 10). Other apps add to the user's page what is theirs (the
+projects app a link to the user's projects, the keys app their keys), each by registering a
+subclass of the UserAdmin registered before it."""
 
 from typing import Any
 
@@ -8,19 +10,9 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
-from django.utils.html import format_html
+from django.http import HttpRequest
 
-from apikeys.models import APIKey
-from users.authority import (
-    ACCOUNT_FIELDS,
-    key_owners_within_reach,
-    user_may_change_user,
-    user_may_delete_user,
-    user_may_manage_keys_of,
-)
+from users.authority import ACCOUNT_FIELDS, user_may_change_user, user_may_delete_user
 from users.models import User
 from users.services import user_save
 
@@ -35,24 +27,6 @@ class UserCreationForm(AdminUserCreationForm):
 class UserEditForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
-
-
-class APIKeyInline(admin.TabularInline):
-    """The user's keys, read-only: keys are issued and revoked on their own pages."""
-
-    model = APIKey
-    fk_name = "owner"
-    fields = ["prefix", "status", "name", "created_at", "last_used_at", "expires_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        return False
 
 
 # The fields of the change form whose editing the authority rule decides, field by field.
@@ -72,17 +46,12 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-    fieldsets = (
-        *DjangoUserAdmin.fieldsets,
-        ("Projects", {"fields": ("project_count",)}),
-    )
-    readonly_fields = ("project_count", "last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined")
     list_display = ("username", "email", "is_staff", "is_active", "date_joined")
     # The start of a username or email: what staff type to find someone.
     search_fields = ("^username", "^email")
     # The unique index on username serves this order.
     ordering = ("username",)
-    inlines = [APIKeyInline]
     # A large table: no second COUNT(*) for "N total" on searched or filtered lists.
     show_full_result_count = False
 
@@ -122,51 +91,3 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         user_save(user=obj, actor=request.user)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[User], search_term: str
-    ) -> tuple[QuerySet[User], bool]:
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        # The key form's owner autocomplete (AutocompleteJsonView asks this admin) offers
-        # only the users whose keys the acting user may issue.
-        if _autocomplete_asks_for(request, "apikeys", "apikey", "owner"):
-            queryset = queryset.filter(key_owners_within_reach(request.user))
-        return queryset, may_have_duplicates
-
-    # --- The user's page: their keys and projects ----------------------------------------------
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> HttpResponse:
-        user = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if (
-            user is not None
-            and request.user.has_perm("apikeys.add_apikey")
-            and user.is_active
-            and user_may_manage_keys_of(actor=request.user, owner=user)
-        ):
-            context["issue_key_url"] = reverse("admin:apikeys_apikey_add") + f"?owner={user.pk}"
-        return super().change_view(request, object_id, form_url, context)
-
-    @admin.display(description="projects")
-    def project_count(self, user: User) -> str:
-        if user.pk is None:
-            return "-"
-        url = reverse("admin:projects_project_changelist") + f"?owner__id__exact={user.pk}"
-        return format_html('<a href="{}">{} projects</a>', url, user.projects.count())
-
-
-def _autocomplete_asks_for(request: HttpRequest, app_label: str, model: str, field: str) -> bool:
-    match = request.resolver_match
-    return (
-        match is not None
-        and match.url_name == "autocomplete"
-        and request.GET.get("app_label") == app_label
-        and request.GET.get("model_name") == model
-        and request.GET.get("field_name") == field
-    )

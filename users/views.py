@@ -7,11 +7,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys.scopes import USERS_READ, USERS_WRITE
 from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
 from users.representations import user_representation
+from users.scopes import USERS_READ, USERS_WRITE
 from users.selectors import user_get
 from users.serializers import UserCreateSerializer, UserSerializer
 from users.services import user_create

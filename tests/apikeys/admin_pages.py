@@ -11,9 +11,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from apikeys.models import APIKey
-from apikeys.scopes import SCOPES
 from apikeys.services import apikey_revoke
-from tests.kit import get_projects
+from tests.kit import SCOPES, get_projects
 from users.models import User
 
 ADD_URL = reverse("admin:apikeys_apikey_add")

@@ -6,14 +6,13 @@ from http import HTTPStatus
 
 import pytest
 
-from apikeys import admin as apikeys_admin
+from apikeys.admin import keys as apikeys_admin
 from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
-from apikeys.scopes import SCOPES
 from apikeys.services import IssuedAPIKey, apikey_issue
 from tests.apikeys.admin_pages import ADD_URL, EXPIRY, EXPIRY_FIELDS, add_form
 from tests.factories import UserFactory
-from tests.kit import get_projects, key_in
+from tests.kit import SCOPES, get_projects, key_in
 
 pytestmark = pytest.mark.django_db
 

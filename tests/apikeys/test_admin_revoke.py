@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 
-from apikeys import admin as apikeys_admin
+from apikeys.admin import keys as apikeys_admin
 from apikeys.models import APIKey
 from apikeys.services import apikey_revoke, apikeys_revoke
 from tests.apikeys.admin_pages import (

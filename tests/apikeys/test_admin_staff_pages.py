@@ -11,8 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from apikeys import admin as apikeys_admin
-from apikeys.admin import ISSUE_ONCE_FIELD, ISSUE_TOKENS_SESSION_KEY
+from apikeys.admin import issue_once
 from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import apikey_issue
@@ -44,7 +43,7 @@ def form_token(client: Client) -> str:
 
 
 def add_form(owner: User, token: str, **fields: str) -> dict[str, object]:
-    return admin_pages.add_form(owner, name="once", **{ISSUE_ONCE_FIELD: token}, **fields)
+    return admin_pages.add_form(owner, name="once", **{issue_once.FIELD: token}, **fields)
 
 
 # --- One key per rendered form -------------------------------------------------------------------
@@ -74,7 +73,7 @@ def test_the_session_keeps_the_prefix_never_the_plaintext(root_client, owner):
     ).group()
 
     session = root_client.session
-    assert session[ISSUE_TOKENS_SESSION_KEY][token] == plaintext.split("_")[1]
+    assert session[issue_once.SESSION_KEY][token] == plaintext.split("_")[1]
     assert plaintext.split("_")[2] not in str(dict(session.items()))
 
 
@@ -83,7 +82,7 @@ def test_a_second_request_while_the_first_is_still_issuing_makes_no_key(
 ):
     data = add_form(owner, form_token(root_client))
     # A double click: the first request has claimed the token and not finished yet.
-    monkeypatch.setattr(apikeys_admin, "claim_issue_token", lambda request, token: False)
+    monkeypatch.setattr(issue_once, "claim", lambda request, token: False)
 
     response = root_client.post(ADD_URL, data)
 
@@ -96,10 +95,10 @@ def test_a_token_is_claimed_once_per_session():
     request = SimpleNamespace(session=SimpleNamespace(session_key="session-a"))
     other_session = SimpleNamespace(session=SimpleNamespace(session_key="session-b"))
 
-    claims = [apikeys_admin.claim_issue_token(request, "t") for _ in range(3)]
+    claims = [issue_once.claim(request, "t") for _ in range(3)]
 
     assert claims == [True, False, False]
-    assert apikeys_admin.claim_issue_token(other_session, "t") is True
+    assert issue_once.claim(other_session, "t") is True
 
 
 def test_a_form_with_errors_keeps_its_token_and_then_issues_once(root_client, owner):

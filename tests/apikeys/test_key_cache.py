@@ -22,14 +22,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apikeys import keys
-from apikeys.keycache_store import record_key
+from apikeys.keycache.store import record_key
 from apikeys.models import KeyCacheChange
-from apikeys.scopes import PROJECTS_READ, USERS_READ
 from apikeys.services import IssuedAPIKey, apikey_issue
+from projects.scopes import PROJECTS_READ
 from tests.factories import UserFactory, forged_key
 from tests.kit import REFUSING_REDIS_URL, redis_cache
 from tests.users.admin_pages import change_form, change_url, keys_inline
 from users.models import User
+from users.scopes import USERS_READ
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -454,18 +455,18 @@ def test_silent_redis_serves_a_valid_key_and_refuses_a_revoked_one(owner, silent
 def test_a_record_filled_from_a_read_an_invalidation_overtook_is_not_kept(issued, monkeypatch):
     """A request reads the key from the database, the key is revoked before that request
     writes its record: the record is not written (the prefix's generation moved)."""
-    from apikeys import keycache
+    from apikeys.keycache import verify
 
-    real_record_of = keycache._record_of
+    real_record_of = verify.record_of
 
     def record_then_revoke(api_key, now):
         record = real_record_of(api_key, now)
         call_command("revokeapikey", issued.api_key.prefix, verbosity=0)
         return record
 
-    monkeypatch.setattr(keycache, "_record_of", record_then_revoke)
+    monkeypatch.setattr(verify, "record_of", record_then_revoke)
     api_client(issued.plaintext).get(PROJECTS_URL)  # served from its (older) read
-    monkeypatch.setattr(keycache, "_record_of", real_record_of)
+    monkeypatch.setattr(verify, "record_of", real_record_of)
 
     assert not cached(issued.api_key.prefix)
     assert api_client(issued.plaintext).get(PROJECTS_URL).status_code == HTTPStatus.UNAUTHORIZED

@@ -1,5 +1,5 @@
 """Changes that must reach the key cache are recorded in the database and delivered by every
-server's sync (apikeys.keycache_store), so one that Redis missed, or that a process without
+server's sync (apikeys.keycache.invalidation), so one that Redis missed, or that a process without
 Redis made, is refused within 1.5 s anyway; a server whose sync fails stops trusting Redis.
 
 Here in one process, on a clock the tests move (conftest's key_change_clock); across real
@@ -18,14 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from apikeys.keycache_store import (
+from apikeys.keycache.invalidation import (
     CHANGES,
     SYNC_INTERVAL_SECONDS,
     TRUST_SECONDS,
     ChangeFeed,
     change_retention,
-    record_key,
 )
+from apikeys.keycache.store import record_key
 from apikeys.models import APIKey, KeyCacheChange
 from apikeys.services import IssuedAPIKey, apikey_issue, apikey_revoke
 from tests.factories import UserFactory

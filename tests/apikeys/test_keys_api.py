@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 
 from apikeys import keys
 from apikeys.models import APIKey, APIKeyQuerySet
-from apikeys.scopes import SCOPES
 from apikeys.services import IssuedAPIKey, apikey_issue, apikey_revoke
 from apiproject.api.models import IdempotencyRecord
 from tests.concurrency import simultaneously
 from tests.factories import UserFactory
+from tests.kit import SCOPES
 from users.models import User
 
 KEYS_URL = "/api/v1/keys"

@@ -8,10 +8,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apikeys.models import APIKey
-from apikeys.scopes import SCOPES
 from apikeys.services import apikey_issue
 from tests.factories import ProjectFactory, UserFactory
-from tests.kit import run_command
+from tests.kit import SCOPES, run_command
 from users.models import User
 
 PASSWORD = "a-Long-test-passw0rd"

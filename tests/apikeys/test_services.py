@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from apikeys import keys, services
 from apikeys.models import APIKey
-from apikeys.services import apikey_issue, apikey_revoke, apikey_verify
+from apikeys.services import apikey_issue, apikey_revoke
+from apikeys.verification import apikey_verify
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

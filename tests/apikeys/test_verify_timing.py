@@ -2,7 +2,7 @@
 
 import pytest
 
-from apikeys import keys, services
+from apikeys import keys, verification
 from tests.factories import APIKeyFactory
 
 
@@ -21,23 +21,23 @@ def digests(monkeypatch) -> list[str]:
 
 def test_an_unknown_prefix_computes_and_compares_a_digest(db, digests, monkeypatch):
     compared: list[tuple[str, str]] = []
-    real_compare = services.hmac.compare_digest
+    real_compare = verification.hmac.compare_digest
     monkeypatch.setattr(
-        services.hmac,
+        verification.hmac,
         "compare_digest",
         lambda a, b: compared.append((a, b)) or real_compare(a, b),
     )
     unknown = keys.generate(keys.generate_prefix())
 
-    assert services.apikey_verify(plaintext=unknown) is None
+    assert verification.apikey_verify(plaintext=unknown) is None
     assert digests == [unknown]
     # The checksum's comparison comes first; the digests' last.
-    assert compared[-1] == (services.UNKNOWN_PREFIX_DIGEST, keys.digest(unknown))
+    assert compared[-1] == (verification.UNKNOWN_PREFIX_DIGEST, keys.digest(unknown))
 
 
 def test_a_known_prefix_with_a_wrong_secret_does_the_same_work(db, user, digests):
     wrong = keys.generate(APIKeyFactory(owner=user).prefix)
     digests.clear()
 
-    assert services.apikey_verify(plaintext=wrong) is None
+    assert verification.apikey_verify(plaintext=wrong) is None
     assert digests == [wrong]

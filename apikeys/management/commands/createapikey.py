@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from apikeys.management.cli import format_moment, option_errors, user_named
-from apikeys.scopes import SCOPES
+from apikeys.scopes import all_scopes
 from apikeys.services import apikey_issue
 from apiproject.api.text import escape_unprintable
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scopes",
             metavar="SCOPE,...",
-            help=f"What the key may do, comma-separated from {', '.join(SCOPES)}; "
+            help=f"What the key may do, comma-separated from {', '.join(all_scopes())}; "
             "default: every scope.",
         )
 

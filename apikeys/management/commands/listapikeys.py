@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from apikeys.management.cli import format_moment, render_table, user_named
-from apikeys.scopes import SCOPES
+from apikeys.scopes import all_scopes
 from apikeys.selectors import apikey_list
 from apiproject.api.text import escape_unprintable
 
@@ -33,6 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, user: str | None, **options: Any) -> None:
         keys = apikey_list(owner=user_named(user) if user is not None else None)
         now = timezone.now()
+        every_scope = set(all_scopes())
         rows = [
             [
                 key.prefix,
@@ -43,7 +44,7 @@ class Command(BaseCommand):
                 format_moment(key.last_used_at),
                 format_moment(key.expires_at),
                 key.rate_limit or "default",
-                "all" if set(key.scopes) == set(SCOPES) else ",".join(key.scopes),
+                "all" if set(key.scopes) == every_scope else ",".join(key.scopes),
                 key.status_at(now),
             ]
             for key in keys

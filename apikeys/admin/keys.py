@@ -1,19 +1,14 @@
 """Staff issue, find and revoke keys here. Issuing goes through `apikey_issue`, like the
 `createapikey` command; the plaintext is shown once, in the answer to the form's POST."""
 
-import hashlib
-import logging
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -22,9 +17,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apikeys.admin import issue_once
 from apikeys.keycache import apikey_window_usage
 from apikeys.models import APIKey
-from apikeys.scopes import SCOPE_CHOICES, SCOPES
+from apikeys.scopes import all_scopes, scope_choices
 from apikeys.services import (
     IssuedAPIKey,
     apikey_issue,
@@ -34,11 +30,8 @@ from apikeys.services import (
     apikey_validate_expiry_change,
     apikeys_revoke,
 )
-from apiproject.api.cache import CACHE_ERRORS
 from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
-
-logger = logging.getLogger(__name__)
 
 ADD_FIELDS = ["owner", "name", "expires_at", "rate_limit", "scopes"]
 CHANGE_FIELDS = [
@@ -65,16 +58,20 @@ ALWAYS_READ_ONLY = [
     "revoked_at",
     "revoked_by",
 ]
-# The add form's one-time tokens, in the session: {token: prefix issued with it, or ""}.
-ISSUE_TOKENS_SESSION_KEY = "apikeys.issue_tokens"
-ISSUE_ONCE_FIELD = "issue_token"
-ISSUE_TOKENS_KEPT = 20
+
+
+class KeyEndedMeanwhile(Exception):  # noqa: N818 (a state, like Django's DoesNotExist)
+    """The key ended (revoked, expired) or was rolled after its change form was checked."""
+
+    def __init__(self, api_key: APIKey) -> None:
+        super().__init__(api_key.prefix)
+        self.api_key = api_key
 
 
 class APIKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=SCOPE_CHOICES,
-        initial=SCOPES,
+        choices=scope_choices,
+        initial=all_scopes,
         widget=forms.CheckboxSelectMultiple,
         help_text="What the key may do; every scope by default. At least one.",
     )
@@ -212,71 +209,37 @@ class APIKeyAdmin(admin.ModelAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        """Issue a key, shaped like revoke_view: validate the form, call apikey_issue, answer
-        with the once-only page. Django's add view only shows the empty form."""
+        """Issue a key: a valid form calls apikey_issue and is answered with the once-only
+        page; Django's own add view renders the form, empty or with its errors."""
+        extra_context = dict(extra_context or {})
         if request.method != "POST":
             if self.has_add_permission(request):
-                extra_context = {**(extra_context or {}), "issue_token": _new_issue_token(request)}
+                extra_context["issue_token"] = issue_once.new_token(request)
             return super().add_view(request, form_url, extra_context)
         if not self.has_add_permission(request):
             raise PermissionDenied
-        token = request.POST.get(ISSUE_ONCE_FIELD, "")
-        tokens = request.session.get(ISSUE_TOKENS_SESSION_KEY, {})
-        if token and tokens.get(token):
-            return self.already_issued_response(request, prefix=tokens[token])
-        if token and token not in tokens:
-            token = ""  # not this session's (expired, forged): issue once, like any form
+        token = issue_once.submitted_token(request)
+        if token and (prefix := issue_once.issued_with(request, token)):
+            return self.already_issued_response(request, prefix=prefix)
         form = self.get_form(request, None, change=False)(request.POST)
         if form.is_valid():
-            if token and not claim_issue_token(request, token):
+            if token and not issue_once.claim(request, token):
                 return self.already_issued_response(request, prefix=None)
             try:
                 issued = apikey_issue(
                     **{name: form.cleaned_data[name] for name in ADD_FIELDS}, actor=request.user
                 )
-            except ValidationError as exc:  # the owner was deactivated meanwhile, say
-                form.add_error(None, exc)
+            except ValidationError:
+                # Changed since the form was checked (the owner deactivated meanwhile, say):
+                # Django's add view checks the form again below and says why.
+                pass
             else:
                 self.log_addition(request, issued.api_key, [{"added": {}}])
                 if token:
-                    # The prefix only: the plaintext is kept nowhere, the session included.
-                    tokens = request.session.get(ISSUE_TOKENS_SESSION_KEY, {})
-                    tokens[token] = issued.api_key.prefix
-                    request.session[ISSUE_TOKENS_SESSION_KEY] = tokens
+                    issue_once.remember(request, token, issued.api_key.prefix)
                 return self.issued_response(request, issued)
-        extra_context = {**(extra_context or {}), "issue_token": token or _new_issue_token(request)}
-        return self.render_add_form(request, form, form_url, extra_context)
-
-    def render_add_form(
-        self,
-        request: HttpRequest,
-        form: forms.ModelForm,
-        form_url: str,
-        extra_context: dict | None,
-    ) -> HttpResponse:
-        """The add form with its errors, as Django's add view renders it."""
-        admin_form = helpers.AdminForm(
-            form,
-            list(self.get_fieldsets(request)),
-            self.get_prepopulated_fields(request),
-            model_admin=self,
-        )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Add {self.opts.verbose_name}",
-            "subtitle": None,
-            "adminform": admin_form,
-            "object_id": None,
-            "original": None,
-            "is_popup": False,
-            "to_field": None,
-            "media": self.media + admin_form.media,
-            "inline_admin_formsets": [],
-            "errors": helpers.AdminErrorList(form, []),
-            "preserved_filters": self.get_preserved_filters(request),
-            **(extra_context or {}),
-        }
-        return self.render_change_form(request, context, add=True, form_url=form_url)
+        extra_context["issue_token"] = token or issue_once.new_token(request)
+        return super().add_view(request, form_url, extra_context)
 
     def issued_response(self, request: HttpRequest, issued: IssuedAPIKey) -> HttpResponse:
         context = {
@@ -315,15 +278,14 @@ class APIKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    # --- Changing: the filtered UPDATE of apikey_update loses to a concurrent revocation --------
+    # --- Changing: apikey_update judges the stored key, not the one the form was shown -------
 
     def save_model(self, request: HttpRequest, obj: APIKey, form: Any, change: bool) -> None:
         if not change:
             # Keys are issued by add_view through apikey_issue, never saved from a form.
             raise PermissionDenied
-        # Refused when the key ended, or was rolled, since the form was shown (response_change).
         try:
-            request.apikey_updated = apikey_update(
+            updated = apikey_update(
                 api_key=obj,
                 name=obj.name,
                 expires_at=obj.expires_at,
@@ -332,22 +294,27 @@ class APIKeyAdmin(admin.ModelAdmin):
                 actor=request.user,
             )
         except ValidationError:
-            request.apikey_updated = False
+            updated = False  # rolled since the form was shown: its grace only shortens
+        if not updated:
+            raise KeyEndedMeanwhile(obj)
 
-    def log_change(self, request: HttpRequest, obj: APIKey, message: Any) -> Any:
-        if getattr(request, "apikey_updated", True):
-            return super().log_change(request, obj, message)
-        return None
-
-    def response_change(self, request: HttpRequest, obj: APIKey) -> HttpResponse:
-        if getattr(request, "apikey_updated", True):
-            return super().response_change(request, obj)
-        self.message_user(
-            request,
-            f"Key {obj.prefix} was revoked, rolled or expired meanwhile: nothing was changed.",
-            messages.ERROR,
-        )
-        return HttpResponseRedirect(reverse("admin:apikeys_apikey_change", args=[obj.pk]))
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().change_view(request, object_id, form_url, extra_context)
+        except KeyEndedMeanwhile as ended:
+            # Raised inside Django's transaction: nothing of the change, nor its log, is kept.
+            prefix = ended.api_key.prefix
+            message = f"Key {prefix} was revoked, rolled or expired meanwhile: nothing was changed."
+            self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:apikeys_apikey_change", args=[ended.api_key.pk])
+            )
 
     # --- Revoking -------------------------------------------------------------------------------
 
@@ -409,30 +376,3 @@ class APIKeyAdmin(admin.ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/apikeys/apikey/revoke_confirmation.html", context)
-
-
-# --- The add form's one-time tokens ---------------------------------------------------------------
-# Django has no "submit once" for a form. A key's form must not issue a second key when the
-# browser posts it again, so each rendered form carries a token kept in the session; the
-# first valid POST claims it with the cache's atomic add (a double click's second request
-# loses), and the session remembers the prefix issued with it for any later repeat.
-
-
-def _new_issue_token(request: HttpRequest) -> str:
-    token = secrets.token_urlsafe(16)
-    tokens = request.session.get(ISSUE_TOKENS_SESSION_KEY, {})
-    tokens[token] = ""
-    # The newest few are kept: forms left open in a few tabs still work.
-    request.session[ISSUE_TOKENS_SESSION_KEY] = dict(list(tokens.items())[-ISSUE_TOKENS_KEPT:])
-    return token
-
-
-def claim_issue_token(request: HttpRequest, token: str) -> bool:
-    """True for the one request that may issue with `token`."""
-    claim = hashlib.sha256(f"{request.session.session_key}:{token}".encode()).hexdigest()
-    try:
-        return cache.add(f"apikeys.issue-token:{claim}", 1, settings.SESSION_COOKIE_AGE)
-    except CACHE_ERRORS as exc:
-        # The session still stops a later repeat; only two simultaneous POSTs could both win.
-        logger.warning("Issue token not claimed, the cache failed: %s: %s", type(exc).__name__, exc)
-        return True

@@ -1,5 +1,5 @@
-"""Where apikeys.keycache keeps key records in Redis, and how every change to a key or its
-owner reaches them, even through faults (see apikeys.keycache for the records themselves).
+"""How every change to a key or its owner reaches the records cached in Redis, even through
+faults.
 
 A change drops the records it affects at once, and again when its transaction commits. That
 alone can be lost: Redis may not answer at that moment (stopped, restarting, partitioned from
@@ -15,8 +15,6 @@ refused everywhere within TRUST_SECONDS of its commit or of Redis answering agai
 later, whatever Redis still holds (README, "The key cache"). A Redis that restarted (perhaps
 from a snapshot that still holds records a change dropped since) is recognised by its run id:
 every recent change is delivered again.
-
-The services import this module; apikeys.keycache, which verifies keys, imports the services.
 """
 
 import logging
@@ -31,17 +29,14 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
-from redis.commands.core import Script
 
+from apikeys.keycache.store import queue_drops
 from apikeys.models import APIKey, KeyCacheChange
 from apiproject.api.cache import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
 REDIS_BACKEND = "django_redis.cache.RedisCache"
-# Longer than any request may run (statement timeout, worker timeout): a fill that read the
-# database before an invalidation always finds the generation moved.
-GENERATION_TTL_SECONDS = 3600
 # How often a server process syncs with the table of changes, and how long after its last
 # complete sync it still trusts what Redis holds. A change is refused everywhere within
 # TRUST_SECONDS of its commit, or of Redis answering again.
@@ -51,8 +46,6 @@ TRUST_SECONDS = 1.5
 # may differ a little), then purged by the next change.
 CHANGE_RETENTION_MARGIN = timedelta(seconds=60)
 PURGE_BATCH = 1000
-
-_scripts: dict[str, Script] = {}
 
 
 def apikey_cache_enabled() -> bool:
@@ -103,17 +96,10 @@ def _purge_changes(*, before: Any) -> None:
     KeyCacheChange.objects.filter(pk__in=old.values("pk")[:PURGE_BATCH]).delete()
 
 
-def _drop(client: Any, prefixes: Iterable[str]) -> None:
+def _drop(client: Any, prefixes: list[str]) -> None:
     pipeline = client.pipeline(transaction=True)
-    _queue_drops(pipeline, prefixes)
+    queue_drops(pipeline, prefixes)
     pipeline.execute()
-
-
-def _queue_drops(pipeline: Any, prefixes: Iterable[str]) -> None:
-    for prefix in prefixes:
-        pipeline.incr(generation_key(prefix))
-        pipeline.expire(generation_key(prefix), GENERATION_TTL_SECONDS)
-        pipeline.delete(record_key(prefix))
 
 
 def _drop_or_warn(prefixes: list[str]) -> bool:
@@ -207,7 +193,7 @@ class ChangeFeed:
         client = get_redis_connection("default")
         pipeline = client.pipeline(transaction=False)
         pipeline.info("server")
-        _queue_drops(pipeline, sorted(undelivered))
+        queue_drops(pipeline, sorted(undelivered))
         redis_ids = frozenset({pipeline.execute()[0]["run_id"]})
         if redis_ids != self._redis_ids:
             # A Redis this process has not synced with, or one that restarted, perhaps from a
@@ -224,27 +210,3 @@ class ChangeFeed:
 
 # Every request of this process goes through this one feed.
 CHANGES = ChangeFeed()
-
-
-def script(client: Any, name: str, source: str) -> Script:
-    # The SHA is computed once; each call passes the client (EVALSHA, loading on NOSCRIPT).
-    found = _scripts.get(name)
-    if found is None:
-        found = _scripts[name] = client.register_script(source)
-    return found
-
-
-def record_key(prefix: str) -> str:
-    return f"apikeys:record:{prefix}"
-
-
-def generation_key(prefix: str) -> str:
-    return f"apikeys:generation:{prefix}"
-
-
-def touch_key(prefix: str) -> str:
-    return f"apikeys:used:{prefix}"
-
-
-def counter_key(prefix: str, window_end: int) -> str:
-    return f"apikeys:count:{prefix}:{window_end}"

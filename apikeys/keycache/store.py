@@ -1,0 +1,170 @@
+"""Where key records live in Redis and the scripts that read and write them, each one round
+trip (EVALSHA through redis-py's Script: the source is sent once per server). Everything a
+script needs comes in as an argument; the scripts hold no setting of their own."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.commands.core import Script
+
+# Longer than any request may run (statement timeout, worker timeout): a fill that read the
+# database before an invalidation always finds the generation moved.
+GENERATION_TTL_SECONDS = 3600
+
+# KEYS: record, counter, generation, touch. ARGV: digest, counter TTL (s), now (epoch s),
+# touch interval (s), touch TTL (s), trusted ('1', or '0': the record may predate a recorded
+# change, read it as a miss). {0, generation} for a miss; {1} when the digest does not match
+# (nothing is counted); {2, record, count, touch} when it does, touch = 1 when this request is
+# the one that refreshes last_used_at (at most once per interval, across every process).
+_READ_AND_COUNT = """
+local record = redis.call('GET', KEYS[1])
+if not record or ARGV[6] ~= '1' then
+  return {0, redis.call('GET', KEYS[3]) or '0'}
+end
+if string.sub(record, 1, 64) ~= ARGV[1] then
+  return {1}
+end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+local touch = 0
+local now = tonumber(ARGV[3])
+local last = tonumber(redis.call('GET', KEYS[4]) or '-1')
+if last < 0 or now - last >= tonumber(ARGV[4]) or now < last then
+  redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[5])
+  touch = 1
+end
+return {2, record, count, touch}
+"""
+
+# KEYS: record, generation, touch. ARGV: the generation read before the database, record, TTL
+# (ms), last use (epoch s, '' for never), touch TTL (s). 1 when written, 0 when an
+# invalidation moved the generation since.
+_FILL = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[5])
+end
+return 1
+"""
+
+# KEYS: counter. ARGV: counter TTL (s).
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
+_scripts: dict[str, Script] = {}
+
+
+def _script(client: Any, source: str) -> Script:
+    # The SHA is computed once; each call passes the client (EVALSHA, loading on NOSCRIPT).
+    found = _scripts.get(source)
+    if found is None:
+        found = _scripts[source] = client.register_script(source)
+    return found
+
+
+def record_key(prefix: str) -> str:
+    return f"apikeys:record:{prefix}"
+
+
+def generation_key(prefix: str) -> str:
+    return f"apikeys:generation:{prefix}"
+
+
+def touch_key(prefix: str) -> str:
+    return f"apikeys:used:{prefix}"
+
+
+def counter_key(prefix: str, window_end: int) -> str:
+    return f"apikeys:count:{prefix}:{window_end}"
+
+
+@dataclass(frozen=True)
+class Read:
+    """What read_and_count found: no record (`generation` to fill one with), a record whose
+    digest is another's, or a match (`record`, this window's `count`, and `touch`)."""
+
+    found: bool
+    matched: bool = False
+    generation: bytes = b"0"
+    record: str = ""
+    count: int = 0
+    touch: bool = False
+
+
+def read_and_count(
+    client: Any,
+    *,
+    prefix: str,
+    digest: str,
+    window_end: int,
+    counter_ttl: int,
+    now: int,
+    touch_interval: int,
+    touch_ttl: int,
+    trusted: bool,
+) -> Read:
+    reply = _script(client, _READ_AND_COUNT)(
+        keys=[
+            record_key(prefix),
+            counter_key(prefix, window_end),
+            generation_key(prefix),
+            touch_key(prefix),
+        ],
+        args=[digest, counter_ttl, now, touch_interval, touch_ttl, "1" if trusted else "0"],
+        client=client,
+    )
+    if reply[0] == 0:
+        return Read(found=False, generation=reply[1])
+    if reply[0] == 1:
+        return Read(found=True)
+    return Read(
+        found=True, matched=True, record=reply[1].decode(), count=reply[2], touch=bool(reply[3])
+    )
+
+
+def fill(
+    client: Any,
+    *,
+    prefix: str,
+    generation: bytes,
+    record: str,
+    ttl_ms: int,
+    last_used: int | None,
+    touch_ttl: int,
+) -> bool:
+    written = _script(client, _FILL)(
+        keys=[record_key(prefix), generation_key(prefix), touch_key(prefix)],
+        args=[generation, record, ttl_ms, "" if last_used is None else last_used, touch_ttl],
+        client=client,
+    )
+    return bool(written)
+
+
+def count(client: Any, *, prefix: str, window_end: int, counter_ttl: int) -> int:
+    return _script(client, _COUNT)(
+        keys=[counter_key(prefix, window_end)], args=[counter_ttl], client=client
+    )
+
+
+def counted(client: Any, *, prefix: str, window_end: int) -> int:
+    """This window's count, read without counting."""
+    return int(client.get(counter_key(prefix, window_end)) or 0)
+
+
+def queue_drops(pipeline: Any, prefixes: list[str]) -> None:
+    """Drop these keys' records and bump their generations, so that a fill from a read made
+    before this is refused."""
+    for prefix in prefixes:
+        pipeline.incr(generation_key(prefix))
+        pipeline.expire(generation_key(prefix), GENERATION_TTL_SECONDS)
+        pipeline.delete(record_key(prefix))
