@@ -6,6 +6,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,6 +30,17 @@ ISSUE_ATTEMPTS = 5
 class IssuedAPIKey:
     api_key: APIKey
     plaintext: keys.Plaintext  # shown once to whoever asked for the key, never stored
+
+
+def apikey_settings(api_key: APIKey) -> dict[str, Any]:
+    """What staff set on a key (name, expiry, own rate limit, scopes): what a roll carries
+    over to the new key, and what the admin's change form hands apikey_update."""
+    return {
+        "name": api_key.name,
+        "expires_at": api_key.expires_at,
+        "rate_limit": api_key.rate_limit,
+        "scopes": api_key.scopes,
+    }
 
 
 def apikey_validate(
@@ -289,13 +301,7 @@ def apikey_roll(*, api_key: APIKey, issuer: APIKey, grace: timedelta) -> IssuedA
             raise APIKeyNotActive(locked.prefix)
         if grace > timedelta(0):
             _lock_key_count(owner)
-        issued = apikey_issue(
-            owner=owner,
-            name=locked.name,
-            expires_at=locked.expires_at,
-            rate_limit=locked.rate_limit,
-            scopes=locked.scopes,
-        )
+        issued = apikey_issue(owner=owner, **apikey_settings(locked))
         grace_ends = now + grace
         changes: dict[str, object] = {"successor": issued.api_key}
         if locked.expires_at is None or locked.expires_at > grace_ends:

@@ -4,7 +4,7 @@ from http import HTTPStatus
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins
+from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +28,6 @@ from apikeys.services import (
 )
 from apiproject.api.errors import Conflict
 from apiproject.api.idempotency import IdempotentReplay
-from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 
 ISSUED = OpenApiResponse(
@@ -43,7 +42,7 @@ ISSUED = OpenApiResponse(
         summary="List your keys",
         description="The keys of the calling key's user, newest first, page by page, with the "
         "`Link` header of `GET /projects`. Never a secret.",
-        responses={200: APIKeySerializer(many=True), **error_responses(400, 403)},
+        responses={200: APIKeySerializer(many=True)},
     )
 )
 class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
@@ -56,6 +55,13 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         "destroy": KEYS_WRITE,
         "roll": KEYS_WRITE,
     }
+    operation_errors = {
+        "list": (400, 403),
+        "retrieve": (403, 404),
+        "create": (400, 403, 413, 415),
+        "destroy": (403, 404),
+        "roll": (400, 403, 404, 413, 415),
+    }
     serializer_class = APIKeySerializer
     lookup_url_kwarg = "key_id"
     # Only this shape is an operation's path (a key's prefix is letters and digits).
@@ -66,19 +72,13 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
 
     def get_own_key(self, key_id: str) -> APIKey:
         api_key = apikey_get(owner=self.request.user, key_id=key_id)
-        if api_key is None:
-            raise exceptions.NotFound(f"You have no key '{key_id}'")
-        return api_key
+        return self.found(api_key, missing=f"You have no key '{key_id}'")
 
     def issued_response(self, issued: IssuedAPIKey) -> Response:
         body = IssuedAPIKeySerializer(issued.api_key, context={"plaintext": issued.plaintext})
         location = reverse("apikey-detail", kwargs={"key_id": issued.api_key.prefix})
-        return Response(
-            body.data,
-            status=HTTPStatus.CREATED,
-            # Neither the client's cache nor any proxy may keep the plaintext.
-            headers={"Location": location, "Cache-Control": "no-store"},
-        )
+        # Neither the client's cache nor any proxy may keep the plaintext.
+        return self.created(body.data, location=location, **{"Cache-Control": "no-store"})
 
     # Retries never show a plaintext again: only the new key's id is kept, and a replay is a
     # 409 naming it (contract section 4).
@@ -98,7 +98,6 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         summary="Get one of your keys",
         description="One of your keys by its `id` (its public prefix), never its secret. "
         "Another user's key is answered exactly like one that does not exist (404).",
-        responses={200: APIKeySerializer, **error_responses(403, 404)},
     )
     def retrieve(self, request: Request, key_id: str) -> Response:
         return Response(APIKeySerializer(self.get_own_key(key_id)).data)
@@ -110,19 +109,18 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         "same). The default rate limit. At most `API_KEYS_PER_USER` working keys (100: active ones "
         "and rolled ones in their grace period; 400 past it). Asking for more is 403.",
         request=APIKeyCreateSerializer,
-        responses={201: ISSUED, **error_responses(400, 403, 413, 415)},
+        responses={201: ISSUED},
     )
     def create(self, request: Request) -> Response:
-        serializer = APIKeyCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = apikey_delegate(issuer=request.auth, **serializer.to_service_arguments())
+        body = self.valid_body(APIKeyCreateSerializer)
+        issued = apikey_delegate(issuer=request.auth, **body.to_service_arguments())
         return self.issued_response(issued)
 
     @extend_schema(
         summary="Revoke a key",
         description="The key stops working at once (a key may revoke itself). Revoking a "
         "revoked key changes nothing.",
-        responses={204: OpenApiResponse(description="Revoked."), **error_responses(403, 404)},
+        responses={204: OpenApiResponse(description="Revoked.")},
     )
     def destroy(self, request: Request, key_id: str) -> Response:
         apikey_revoke(api_key=self.get_own_key(key_id), revoked_by=request.user)
@@ -137,13 +135,12 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         "obeys `API_KEYS_PER_USER` (400 past it); with `grace_seconds` 0 it never counts. The "
         "calling key must be able to issue the new one itself (403).",
         request=APIKeyRollSerializer,
-        responses={201: ISSUED, **error_responses(400, 403, 404, 413, 415)},
+        responses={201: ISSUED},
     )
     @action(detail=True, methods=["post"])
     def roll(self, request: Request, key_id: str) -> Response:
-        serializer = APIKeyRollSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        grace = timedelta(seconds=serializer.validated_data["grace_seconds"])
+        body = self.valid_body(APIKeyRollSerializer).validated_data
+        grace = timedelta(seconds=body["grace_seconds"])
         try:
             issued = apikey_roll(api_key=self.get_own_key(key_id), issuer=request.auth, grace=grace)
         except APIKeyRolledAlready as rolled:

@@ -1,13 +1,9 @@
-from http import HTTPStatus
-
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apiproject.api.schema import error_responses
 from apiproject.api.views import APIViewSet
 from users.permissions import CanCreateUser, CanReadUser
 from users.representations import user_representation
@@ -21,6 +17,10 @@ class UserViewSet(APIViewSet):
     """Read a user (the key's own, or anyone for staff); create users (staff)."""
 
     required_scopes = {"retrieve": USERS_READ, "me": USERS_READ, "create": USERS_WRITE}
+    operation_errors = {
+        "retrieve": (403, 404),
+        "create": (400, 403, 413, 415),
+    }
     serializer_class = UserSerializer
     lookup_url_kwarg = "user_id"
     # Anything up to the next slash: "1.5" must reach the permission check, not become a
@@ -48,14 +48,12 @@ class UserViewSet(APIViewSet):
         summary="Get a user",
         description="The key's own user, or any user for staff "
         "(`is_staff` and the `users.view_user` permission).",
-        responses={200: UserSerializer, **error_responses(403, 404)},
     )
     def retrieve(self, request: Request, user_id: str) -> Response:
         # The key's own user is loaded already (with its key): no second query.
         own = user_id == str(request.user.pk)
         user = request.user if own else user_get(user_id=user_id)
-        if user is None:
-            raise exceptions.NotFound(f"No user has the id '{user_id}'")
+        user = self.found(user, missing=f"No user has the id '{user_id}'")
         return Response(user_representation(user=user))
 
     @extend_schema(
@@ -63,16 +61,9 @@ class UserViewSet(APIViewSet):
         description="Staff only (`is_staff` and the `users.add_user` permission). Answers 201 "
         "with the user and `Location: /api/v1/users/{id}`.",
         request=UserCreateSerializer,
-        responses={
-            201: OpenApiResponse(UserSerializer, description="The new user."),
-            **error_responses(400, 403, 413, 415),
-        },
+        responses={201: OpenApiResponse(UserSerializer, description="The new user.")},
     )
     def create(self, request: Request) -> Response:
-        serializer = UserCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = user_create(**serializer.validated_data)
+        user = user_create(**self.valid_body(UserCreateSerializer).validated_data)
         location = reverse("user-detail", kwargs={"user_id": user.pk})
-        return Response(
-            UserSerializer(user).data, status=HTTPStatus.CREATED, headers={"Location": location}
-        )
+        return self.created(UserSerializer(user).data, location=location)

@@ -25,6 +25,7 @@ from apikeys.services import (
     IssuedAPIKey,
     apikey_issue,
     apikey_revoke,
+    apikey_settings,
     apikey_update,
     apikey_validate,
     apikey_validate_expiry_change,
@@ -285,28 +286,15 @@ class APIKeyAdmin(admin.ModelAdmin):
             # Keys are issued by add_view through apikey_issue, never saved from a form.
             raise PermissionDenied
         try:
-            updated = apikey_update(
-                api_key=obj,
-                name=obj.name,
-                expires_at=obj.expires_at,
-                rate_limit=obj.rate_limit,
-                scopes=obj.scopes,
-                actor=request.user,
-            )
+            updated = apikey_update(api_key=obj, **apikey_settings(obj), actor=request.user)
         except ValidationError:
             updated = False  # rolled since the form was shown: its grace only shortens
         if not updated:
             raise KeyEndedMeanwhile(obj)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> HttpResponse:
+    def change_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return super().change_view(request, object_id, form_url, extra_context)
+            return super().change_view(request, *args, **kwargs)
         except KeyEndedMeanwhile as ended:
             # Raised inside Django's transaction: nothing of the change, nor its log, is kept.
             prefix = ended.api_key.prefix

@@ -10,6 +10,8 @@ from redis.commands.core import Script
 # Longer than any request may run (statement timeout, worker timeout): a fill that read the
 # database before an invalidation always finds the generation moved.
 GENERATION_TTL_SECONDS = 3600
+# The marker of a key's last recorded use outlives the interval between two writes by far.
+TOUCH_TTL_SECONDS = 24 * 60 * 60
 
 # KEYS: record, counter, generation, touch. ARGV: digest, counter TTL (s), now (epoch s),
 # touch interval (s), touch TTL (s), trusted ('1', or '0': the record may predate a recorded
@@ -110,7 +112,6 @@ def read_and_count(
     counter_ttl: int,
     now: int,
     touch_interval: int,
-    touch_ttl: int,
     trusted: bool,
 ) -> Read:
     reply = _script(client, _READ_AND_COUNT)(
@@ -120,7 +121,7 @@ def read_and_count(
             generation_key(prefix),
             touch_key(prefix),
         ],
-        args=[digest, counter_ttl, now, touch_interval, touch_ttl, "1" if trusted else "0"],
+        args=[digest, counter_ttl, now, touch_interval, TOUCH_TTL_SECONDS, int(trusted)],
         client=client,
     )
     if reply[0] == 0:
@@ -133,18 +134,14 @@ def read_and_count(
 
 
 def fill(
-    client: Any,
-    *,
-    prefix: str,
-    generation: bytes,
-    record: str,
-    ttl_ms: int,
-    last_used: int | None,
-    touch_ttl: int,
+    client: Any, *, prefix: str, generation: bytes, record: tuple[str, int], last_used: int | None
 ) -> bool:
+    """Keep `record` (its text and TTL in ms) unless an invalidation moved the prefix's
+    generation since `generation` was read; and the key's last use, when it has one."""
+    text, ttl_ms = record
     written = _script(client, _FILL)(
         keys=[record_key(prefix), generation_key(prefix), touch_key(prefix)],
-        args=[generation, record, ttl_ms, "" if last_used is None else last_used, touch_ttl],
+        args=[generation, text, ttl_ms, "" if last_used is None else last_used, TOUCH_TTL_SECONDS],
         client=client,
     )
     return bool(written)

@@ -34,8 +34,6 @@ from apiproject.api.rates import requests_per_minute
 
 WINDOW_SECONDS = 60  # rates are N/m
 COUNTER_FUDGE_SECONDS = 5  # as django-ratelimit: a counter outlives its window a little
-# The marker of a key's last recorded use outlives the interval between two writes by far.
-TOUCH_TTL_SECONDS = 24 * 60 * 60
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,6 @@ def apikey_verify_and_count(*, plaintext: str) -> KeyVerification:
             counter_ttl=WINDOW_SECONDS + COUNTER_FUDGE_SECONDS,
             now=epoch,
             touch_interval=int(LAST_USED_RESOLUTION.total_seconds()),
-            touch_ttl=TOUCH_TTL_SECONDS,
             trusted=trusted,
         )
     except CACHE_ERRORS as exc:
@@ -107,17 +104,9 @@ def _verify_missed(
         if not apikey_used_recently(api_key=api_key, now=now):
             apikey_touch(api_key=api_key, now=now)
         last_used = int(api_key.last_used_at.timestamp())
-    record, ttl_ms = record_of(found, now)
+    record = record_of(found, now)
     try:
-        store.fill(
-            client,
-            prefix=prefix,
-            generation=generation,
-            record=record,
-            ttl_ms=ttl_ms,
-            last_used=last_used,
-            touch_ttl=TOUCH_TTL_SECONDS,
-        )
+        store.fill(client, prefix=prefix, generation=generation, record=record, last_used=last_used)
         if api_key is None:
             return KeyVerification(api_key=None)
         count = store.count(

@@ -161,8 +161,9 @@ BODY_ERROR_STATUSES = (411,)
 class APIAutoSchema(AutoSchema):
     """DEFAULT_SCHEMA_CLASS: what every operation shares (the rate-limit headers, the error
     responses of SHARED_ERROR_STATUSES, the 403 of a key without the operation's scope, the
-    WWW-Authenticate, Location and Link headers) is added here, so a view declares only its
-    own."""
+    WWW-Authenticate, Location and Link headers) is added here, with the error statuses each
+    view declares for its actions (`operation_errors`), so a view describes only its own
+    answers."""
 
     def required_scope(self) -> str | None:
         """The scope the operation needs (the view's `required_scopes`, contract section 8)."""
@@ -194,7 +195,11 @@ class APIAutoSchema(AutoSchema):
         # drf-spectacular has no public hook for responses that every operation shares
         # (its issue #101); extend_schema's `responses` replaces get_response_serializers().
         responses = super()._get_response_bodies(direction)
-        shared = SHARED_ERROR_STATUSES
+        action = getattr(self.view, "action", None)
+        shared = (
+            *getattr(self.view, "operation_errors", {}).get(action, ()),
+            *SHARED_ERROR_STATUSES,
+        )
         if self.method in {"POST", "PATCH"}:
             shared += BODY_ERROR_STATUSES
         if self.method == "POST":

@@ -2,7 +2,7 @@
 
 from contextlib import ExitStack
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from apiproject.api.errors import error_response
 from apiproject.api.idempotency import (
@@ -21,6 +22,8 @@ from apiproject.api.idempotency import (
 )
 from apiproject.api.permissions import HasRequiredScope
 from apiproject.api.ratelimit import FailedAuthenticationThrottle
+
+Found = TypeVar("Found")
 
 
 class LengthRequired(exceptions.APIException):
@@ -45,6 +48,9 @@ class APIViewSet(viewsets.GenericViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
     # The scope each action needs (contract section 8), checked by HasRequiredScope.
     required_scopes: dict[str, str] = {}
+    # The error statuses each action may answer besides those every operation shares, each with
+    # the error body: documented by APIAutoSchema.
+    operation_errors: dict[str, tuple[int, ...]] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)
@@ -131,6 +137,26 @@ class APIViewSet(viewsets.GenericViewSet):
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not request.META.get("CONTENT_LENGTH"):
             raise LengthRequired()
+
+    def valid_body(self, serializer_class: type[Serializer], **kwargs: Any) -> Serializer:
+        """The request's body through `serializer_class`, valid (else the 400 of its
+        errors)."""
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    @staticmethod
+    def created(body: Any, *, location: str, **headers: str) -> Response:
+        """201 with the new resource and where it lives."""
+        return Response(body, status=HTTPStatus.CREATED, headers={"Location": location, **headers})
+
+    @staticmethod
+    def found(resource: Found | None, *, missing: str) -> Found:
+        """`resource`, or 404 saying `missing`: the caller's own objects only, so another
+        user's is answered like one that does not exist."""
+        if resource is None:
+            raise exceptions.NotFound(missing)
+        return resource
 
     def check_method(self, request: Request) -> None:
         method = request.method.lower()

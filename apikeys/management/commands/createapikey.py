@@ -1,3 +1,6 @@
+"""Issue an API key for a user. The key is printed once, alone on the last line of stdout
+(everything else goes to stderr), so scripts can capture it."""
+
 from datetime import timedelta
 from typing import Any
 
@@ -14,10 +17,7 @@ MAX_EXPIRY_DAYS = 36500
 
 
 class Command(BaseCommand):
-    help = (
-        "Issue an API key for a user. The key is printed once, alone on the last line of "
-        "stdout (everything else goes to stderr), so scripts can capture it."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username", help="The user the key acts as (case-insensitive).")

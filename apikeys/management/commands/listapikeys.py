@@ -1,3 +1,6 @@
+"""List API keys, newest first: prefix, name, user, dates, rate limit, scopes ('all' for every
+scope) and status."""
+
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -22,10 +25,7 @@ HEADER = [
 
 
 class Command(BaseCommand):
-    help = (
-        "List API keys, newest first: prefix, name, user, dates, rate limit, scopes ('all' for "
-        "every scope) and status."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--user", metavar="USERNAME", help="Only this user's keys.")

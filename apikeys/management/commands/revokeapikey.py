@@ -1,3 +1,6 @@
+"""Revoke an API key by its public prefix (as `listapikeys` shows it). The key stops working at
+once. Revoking a revoked key changes nothing and is not an error."""
+
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,10 +12,7 @@ from apiproject.api.text import escape_unprintable
 
 
 class Command(BaseCommand):
-    help = (
-        "Revoke an API key by its public prefix (as `listapikeys` shows it). The key stops "
-        "working at once. Revoking a revoked key changes nothing and is not an error."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("prefix", help="The key's public prefix.")
