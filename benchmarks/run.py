@@ -44,29 +44,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 KEY_RATE_LIMIT = "1000000/m"  # counted and given headers like any key, never refused
 SERVER_START_TIMEOUT = 30.0
 
-CREATE_DELETE_SCRIPT = r"""
--- POST /api/v1/projects, then DELETE of what it made: each thread deletes the projects it
--- created, so the user's total stays small.
-wrk.headers["Content-Type"] = "application/json"
-local pending = {}
-local made = 0
-local tag = string.gsub(tostring({}), "table: ", "")
-request = function()
-  local id = table.remove(pending)
-  if id then
-    return wrk.format("DELETE", "/api/v1/projects/" .. id)
-  end
-  made = made + 1
-  return wrk.format("POST", "/api/v1/projects", nil,
-    '{"name": "bench ' .. tag .. ' ' .. made .. '", "description": "made by wrk"}')
-end
-response = function(status, headers, body)
-  local location = headers["Location"]
-  if status == 201 and location then
-    table.insert(pending, string.match(location, "project%-%d+"))
-  end
-end
-"""
+# wrk's Lua for POST /api/v1/projects followed by the DELETE of what it made.
+CREATE_DELETE_SCRIPT = Path(__file__).with_name("create_delete.lua")
 
 
 @dataclass
@@ -75,7 +54,7 @@ class Endpoint:
     path: str
     key: str | None  # the user whose key it sends; None: no Authorization (the floor)
     floor: str | None = None  # the endpoint its ratio is taken against
-    script: str | None = None
+    script: Path | None = None  # wrk's Lua script, for more than a GET of `path`
 
 
 @dataclass
@@ -403,13 +382,10 @@ def run_wrk(
     ]
     if endpoint.key is not None:
         command += ["-H", f"Authorization: Bearer {keys[endpoint.key][1]}"]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if endpoint.script:
-            script.write(endpoint.script)
-            script.flush()
-            command += ["-s", script.name]
-        command.append(base_url + endpoint.path)
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if endpoint.script:
+        command += ["-s", str(endpoint.script)]
+    command.append(base_url + endpoint.path)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return parse_wrk(output)
 
 
