@@ -1,0 +1,45 @@
+"""The command line of `make bench` (BENCH_ARGS), and the data size it asks for."""
+
+import argparse
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/apiproject_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="`make bench`: the API against Django's own floor, under gunicorn, "
+        "PostgreSQL and Redis."
+    )
+    parser.add_argument("--scale", choices=["default", "large"], default="default")
+    parser.add_argument("--smoke", action="store_true", help="seconds, tiny data, no figures")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk round")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds per endpoint, once")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--only", help="endpoint names to measure, separated by ';'")
+    parser.add_argument(
+        "--profile",
+        metavar="ENDPOINT",
+        help="after the rounds, py-spy records the workers while wrk runs this endpoint, and "
+        "the functions taking the most time are printed",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.duration, args.warmup = 1, 1, 1
+        args.connections, args.threads = 2, 1
+    return args
+
+
+def scale_of(args: argparse.Namespace) -> dict[str, int]:
+    """Users, projects per user, and the projects of the one big user (0: no paging
+    endpoints). A dict, not a dataclass: its JSON marks what the database holds."""
+    if args.smoke:
+        return {"users": 3, "projects": 5, "big": 0}
+    if args.scale == "large":
+        return {"users": 10_000, "projects": 100, "big": 100_000}
+    return {"users": 100, "projects": 100, "big": 0}
