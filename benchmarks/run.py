@@ -20,7 +20,7 @@ before and after.
 
 This module is the order of the steps; each step is a module of its own: `cli` (arguments),
 `seed` (data and keys), `endpoints` (what is measured), `servers` (gunicorn), `load` (wrk),
-`profile` (py-spy), `per_request` (queries and round trips), `report`.
+`profiling` (py-spy), `per_request` (queries and round trips), `report`.
 """
 
 import sys
@@ -32,7 +32,7 @@ from benchmarks.cli import parse_args, scale_of
 from benchmarks.endpoints import endpoints, selected
 from benchmarks.load import Result, Wrk, ensure_wrk
 from benchmarks.per_request import count_per_request
-from benchmarks.profile import profile
+from benchmarks.profiling import profile
 from benchmarks.report import load_average, print_conditions, print_report
 from benchmarks.seed import ensure_database, flush_redis, issue_keys, seed
 from benchmarks.servers import configure_environment, server, worker_peak_memory_mib
