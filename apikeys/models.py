@@ -133,3 +133,70 @@ class KeyCacheChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix} at {self.changed_at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class KeyEvent(models.Model):
+    """What happened to a key, written by the key services in the transaction that makes the
+    change, whichever door was used; never changed or deleted. The actor is kept by name too,
+    so an event outlives the account that acted (README, "Key events")."""
+
+    class Type(models.TextChoices):
+        ISSUED = "issued"
+        CHANGED = "changed"
+        ROLLED = "rolled"
+        REVOKED = "revoked"
+
+    class Via(models.TextChoices):
+        API = "api"
+        ADMIN = "admin"
+        COMMAND = "command"
+        LEAK_REPORT = "leak_report"
+
+    api_key = models.ForeignKey(APIKey, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=16, choices=Type.choices)
+    at = models.DateTimeField(default=timezone.now)
+    via = models.CharField(max_length=16, choices=Via.choices)
+    # Who acted, by name (null for the operator's commands and for leak reports); the link to
+    # the account is lost with the account, the name is not.
+    actor_name = models.CharField(max_length=150, null=True, blank=True)  # noqa: DJ001
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The client address for the API and the admin (as the rate limits count it), else null.
+    ip = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # One key's events, newest first: GET /keys/{key_id}/events and the admin's page.
+            models.Index(
+                "api_key", models.F("at").desc(), models.F("id").desc(), name="keyevent_newest_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.api_key_id} at {self.at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class KeyUsageDay(models.Model):
+    """A key's requests of one UTC day, folded from the counters in the cache (README, "Key
+    usage") by `manage.py foldkeyusage`; kept 90 days."""
+
+    api_key = models.ForeignKey(APIKey, on_delete=models.PROTECT, related_name="usage_days")
+    date = models.DateField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    rate_limited = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "date"], name="keyusageday_key_date_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} on {self.date}: {self.requests}"

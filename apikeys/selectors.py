@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from apikeys.models import APIKey
+from apikeys.models import APIKey, KeyEvent
 from users.models import User
 
 
@@ -23,3 +23,8 @@ def apikey_get(*, owner: User, key_id: str) -> APIKey | None:
 def apikey_list_of(*, owner: User) -> QuerySet[APIKey]:
     """The owner's keys, newest first (the owner index's order), without joining the owner."""
     return APIKey.objects.filter(owner=owner).order_by("-created_at", "-id")
+
+
+def key_events_of(*, api_key: APIKey) -> QuerySet[KeyEvent]:
+    """The key's events, newest first (the key's index serves the order and the page)."""
+    return KeyEvent.objects.filter(api_key=api_key).order_by("-at", "-id")

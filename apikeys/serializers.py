@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apikeys.models import APIKey
+from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import all_scopes, canonical_scopes
 from apiproject.api.serializers import StrictIntegerField, StrictSerializer, StringField
 from apiproject.api.text import validate_single_line_text
@@ -112,3 +112,32 @@ class APIKeyRollSerializer(StrictSerializer):
         max_value=MAX_GRACE_SECONDS,
         help_text="How long the old key keeps working, 0 to 604800 seconds (7 days).",
     )
+
+
+class KeyEventSerializer(serializers.ModelSerializer):
+    """What happened to a key (docs/api.md, "Key events")."""
+
+    actor = serializers.CharField(
+        source="actor_name", allow_null=True, help_text="Who acted; null for the operator."
+    )
+    details = serializers.DictField(
+        help_text="`changes` of a `changed` event, `successor` and `grace_ends_at` of a "
+        "`rolled` one, `url` of a revocation by leak report; else empty."
+    )
+
+    class Meta:
+        model = KeyEvent
+        fields = ["type", "at", "actor", "via", "ip", "details"]
+        read_only_fields = fields
+
+
+class UsageDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    requests = serializers.IntegerField(help_text="Every request counted against the key.")
+    errors = serializers.IntegerField(help_text="The 4xx and 5xx among them, 429s apart.")
+    rate_limited = serializers.IntegerField(help_text="The 429s among them.")
+
+
+class KeyUsageSerializer(serializers.Serializer):
+    key_id = serializers.RegexField(r"^[0-9A-Za-z]+$")
+    days = UsageDaySerializer(many=True, help_text="Oldest first, today (UTC) last.")

@@ -15,8 +15,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apikeys import keys
+from apikeys.events import OPERATOR, KeyChangeSource, key_changes, key_events_record, shown
 from apikeys.keycache import apikey_cache_forget
-from apikeys.models import APIKey
+from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import all_scopes, canonical_scopes
 from apiproject.api.rates import validate_rate
 from apiproject.api.text import validate_single_line_text
@@ -110,20 +111,21 @@ def apikey_issue(
     expires_at: datetime | None = None,
     rate_limit: str | None = None,
     scopes: Iterable[str] | None = None,
-    actor: User | None = None,
+    source: KeyChangeSource = OPERATOR,
 ) -> IssuedAPIKey:
     """Create a key for `owner`; the returned plaintext is the only copy there will be.
 
     `rate_limit` (N/m) overrides API_RATE_LIMIT for this key; `scopes` (None: all) limit what
-    it may do. `actor` is who asks (None: the operator). What `apikey_validate` refuses, an
-    owner beyond the actor's reach included, is a ValidationError, and no key is made.
+    it may do. `source` says who asks and through which door (the operator by default); its
+    `issued` event is written with the key. What `apikey_validate` refuses, an owner beyond
+    the actor's reach included, is a ValidationError, and no key is made.
     """
     apikey_validate(
         owner=owner,
         name=name,
         rate_limit=rate_limit,
         scopes=scopes,
-        actor=actor,
+        actor=source.actor,
         expires_at=expires_at,
     )
     scopes = all_scopes() if scopes is None else canonical_scopes(scopes)
@@ -141,6 +143,7 @@ def apikey_issue(
                     rate_limit=rate_limit,
                     scopes=scopes,
                 )
+                key_events_record(api_keys=[api_key], type=KeyEvent.Type.ISSUED, source=source)
                 # A negative record of this prefix (someone tried it) must not outlive it.
                 apikey_cache_forget(prefixes=[prefix])
         except IntegrityError:
@@ -151,30 +154,48 @@ def apikey_issue(
     raise RuntimeError(f"No free key prefix found in {ISSUE_ATTEMPTS} attempts")
 
 
-def apikey_revoke(*, api_key: APIKey, revoked_by: User | None = None) -> bool:
+def apikey_revoke(
+    *, api_key: APIKey, source: KeyChangeSource = OPERATOR, details: dict[str, Any] | None = None
+) -> bool:
     """Revoke the key at once; False when it was revoked already (revocation is one-way).
 
-    `revoked_by` is the acting user (None: the operator); a key beyond their reach
-    (users.authority) is PermissionDenied.
+    `source` says who acts (the operator by default); a key beyond their reach
+    (users.authority) is PermissionDenied. The `revoked` event carries `details`.
     """
-    if not user_may_manage_keys_of(actor=revoked_by, owner=api_key.owner):
+    if not user_may_manage_keys_of(actor=source.actor, owner=api_key.owner):
         raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
-    revoked = apikeys_revoke(api_keys=APIKey.objects.filter(pk=api_key.pk), revoked_by=revoked_by)
+    revoked = apikeys_revoke(
+        api_keys=APIKey.objects.filter(pk=api_key.pk), source=source, details=details
+    )
     if revoked:
         api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return bool(revoked)
 
 
-def apikeys_revoke(*, api_keys: QuerySet[APIKey], revoked_by: User | None = None) -> list[int]:
-    """Revoke every key of `api_keys` not revoked yet and within the reach of `revoked_by`
-    (the acting user; None: the operator), in one UPDATE; returns the ids of the keys this
-    call revoked (not those another request revoked meanwhile, nor those beyond reach)."""
-    within_reach = api_keys.filter(key_owners_within_reach(revoked_by, prefix="owner__"))
+def apikeys_revoke(
+    *,
+    api_keys: QuerySet[APIKey],
+    source: KeyChangeSource = OPERATOR,
+    details: dict[str, Any] | None = None,
+) -> list[int]:
+    """Revoke every key of `api_keys` not revoked yet and within the reach of `source`'s actor
+    (None: the operator), in one UPDATE, with a `revoked` event each; returns the ids of the
+    keys this call revoked (not those another request revoked meanwhile, nor those beyond
+    reach)."""
+    within_reach = api_keys.filter(key_owners_within_reach(source.actor, prefix="owner__"))
     with transaction.atomic():
         pending = within_reach.filter(revoked_at__isnull=True).select_for_update(of=("self",))
         revoked = dict(pending.values_list("pk", "prefix"))
         ids = list(revoked)
-        APIKey.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=revoked_by)
+        now = timezone.now()
+        APIKey.objects.filter(pk__in=ids).update(revoked_at=now, revoked_by=source.actor)
+        key_events_record(
+            api_keys=APIKey.objects.filter(pk__in=ids),
+            type=KeyEvent.Type.REVOKED,
+            source=source,
+            details=details,
+            at=now,
+        )
         apikey_cache_forget(prefixes=revoked.values())
     return ids
 
@@ -186,17 +207,17 @@ def apikey_update(
     expires_at: datetime | None,
     rate_limit: str | None,
     scopes: Iterable[str] | None = None,
-    actor: User | None = None,
+    source: KeyChangeSource = OPERATOR,
 ) -> bool:
     """Change what staff may change of a key, unless it has ended (False then: a revoked,
     expired, or rolled and past its grace key stays ended). Writes only those columns, so a
-    last_used_at written meanwhile stays.
+    last_used_at written meanwhile stays, and one `changed` event naming what changed.
 
     A rolled key in its grace period may have its expiry moved earlier, never later: a
-    ValidationError naming `expires_at`. `scopes` None leaves them as they are. `actor` is who
-    changes it (None: the operator); a key beyond their reach is PermissionDenied.
+    ValidationError naming `expires_at`. `scopes` None leaves them as they are. `source` says
+    who changes it (the operator by default); a key beyond their reach is PermissionDenied.
     """
-    if not user_may_manage_keys_of(actor=actor, owner=api_key.owner):
+    if not user_may_manage_keys_of(actor=source.actor, owner=api_key.owner):
         raise PermissionDenied(f"Key {api_key.prefix} is beyond your rights.")
     apikey_validate(name=name, rate_limit=rate_limit, scopes=scopes)
     changes = {"name": name, "expires_at": expires_at, "rate_limit": rate_limit}
@@ -208,7 +229,14 @@ def apikey_update(
         if stored is None or stored.status_at(timezone.now()) != APIKey.Status.ACTIVE:
             return False
         apikey_validate_expiry_change(api_key=stored, expires_at=expires_at)
-        APIKey.objects.filter(pk=stored.pk).update(**changes)
+        if changed := key_changes(stored, changes):
+            APIKey.objects.filter(pk=stored.pk).update(**changes)
+            key_events_record(
+                api_keys=[stored],
+                type=KeyEvent.Type.CHANGED,
+                source=source,
+                details={"changes": changed},
+            )
         apikey_cache_forget(prefixes=[stored.prefix])
     return True
 
@@ -249,6 +277,7 @@ def apikey_delegate(
     name: str = "",
     scopes: Iterable[str] | None = None,
     expires_at: datetime | None = None,
+    source: KeyChangeSource,
 ) -> IssuedAPIKey:
     """A new key of the issuing key's user, issued with that key (contract section 9): it
     gives no more than the issuer has (`scopes` within the issuer's, None: the same; an expiry
@@ -261,7 +290,9 @@ def apikey_delegate(
     owner = issuer.owner
     with transaction.atomic():
         _lock_key_count(owner)
-        return apikey_issue(owner=owner, name=name, expires_at=expires_at, scopes=scopes)
+        return apikey_issue(
+            owner=owner, name=name, expires_at=expires_at, scopes=scopes, source=source
+        )
 
 
 def _lock_key_count(owner: User) -> None:
@@ -278,7 +309,9 @@ def _lock_key_count(owner: User) -> None:
         )
 
 
-def apikey_roll(*, api_key: APIKey, issuer: APIKey, grace: timedelta) -> IssuedAPIKey:
+def apikey_roll(
+    *, api_key: APIKey, issuer: APIKey, grace: timedelta, source: KeyChangeSource
+) -> IssuedAPIKey:
     """Replace `api_key` by a new key with its name, scopes, own rate limit and expiry; the
     old key keeps working for `grace`, then expires (earlier if it was to expire earlier).
 
@@ -301,12 +334,21 @@ def apikey_roll(*, api_key: APIKey, issuer: APIKey, grace: timedelta) -> IssuedA
             raise APIKeyNotActive(locked.prefix)
         if grace > timedelta(0):
             _lock_key_count(owner)
-        issued = apikey_issue(owner=owner, **apikey_settings(locked))
+        issued = apikey_issue(owner=owner, **apikey_settings(locked), source=source)
         grace_ends = now + grace
-        changes: dict[str, object] = {"successor": issued.api_key}
-        if locked.expires_at is None or locked.expires_at > grace_ends:
-            changes["expires_at"] = grace_ends
-        APIKey.objects.filter(pk=locked.pk).update(**changes)
+        if locked.expires_at is not None and locked.expires_at <= grace_ends:
+            grace_ends = locked.expires_at  # it was to expire earlier: it still does
+        APIKey.objects.filter(pk=locked.pk).update(successor=issued.api_key, expires_at=grace_ends)
+        key_events_record(
+            api_keys=[locked],
+            type=KeyEvent.Type.ROLLED,
+            source=source,
+            details={
+                "successor": issued.api_key.prefix,
+                "grace_ends_at": shown("expires_at", grace_ends),
+            },
+            at=now,
+        )
         apikey_cache_forget(prefixes=[locked.prefix])
     api_key.refresh_from_db(fields=["expires_at", "successor"])
     return issued

@@ -3,20 +3,28 @@ from http import HTTPStatus
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys.models import APIKey
+from apikeys.events import KeyChangeSource
+from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import KEYS_READ, KEYS_WRITE
-from apikeys.selectors import apikey_get, apikey_list_of
+from apikeys.selectors import apikey_get, apikey_list_of, key_events_of
 from apikeys.serializers import (
     APIKeyCreateSerializer,
     APIKeyRollSerializer,
     APIKeySerializer,
     IssuedAPIKeySerializer,
+    KeyEventSerializer,
+    KeyUsageSerializer,
 )
 from apikeys.services import (
     APIKeyNotActive,
@@ -26,9 +34,16 @@ from apikeys.services import (
     apikey_revoke,
     apikey_roll,
 )
+from apikeys.usage import USAGE_DAYS_KEPT, apikey_usage
 from apiproject.api.errors import Conflict
 from apiproject.api.idempotency import IdempotentReplay
+from apiproject.api.pagination import query_integer
+from apiproject.api.ratelimit import client_ip
 from apiproject.api.views import APIViewSet
+
+DAYS_PARAMETER = "days"
+DEFAULT_USAGE_DAYS = 30
+MAX_USAGE_DAYS = USAGE_DAYS_KEPT
 
 ISSUED = OpenApiResponse(
     IssuedAPIKeySerializer,
@@ -51,6 +66,8 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
     required_scopes = {
         "list": KEYS_READ,
         "retrieve": KEYS_READ,
+        "usage": KEYS_READ,
+        "events": KEYS_READ,
         "create": KEYS_WRITE,
         "destroy": KEYS_WRITE,
         "roll": KEYS_WRITE,
@@ -61,6 +78,8 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         "create": (400, 403, 413, 415),
         "destroy": (403, 404),
         "roll": (400, 403, 404, 413, 415),
+        "usage": (400, 403, 404),
+        "events": (400, 403, 404),
     }
     serializer_class = APIKeySerializer
     lookup_url_kwarg = "key_id"
@@ -73,6 +92,12 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
     def get_own_key(self, key_id: str) -> APIKey:
         api_key = apikey_get(owner=self.request.user, key_id=key_id)
         return self.found(api_key, missing=f"You have no key '{key_id}'")
+
+    def change_source(self) -> KeyChangeSource:
+        """Changes through the API: by the key's user, from the client's address."""
+        return KeyChangeSource(
+            via=KeyEvent.Via.API, actor=self.request.user, ip=client_ip(self.request)
+        )
 
     def issued_response(self, issued: IssuedAPIKey) -> Response:
         body = IssuedAPIKeySerializer(issued.api_key, context={"plaintext": issued.plaintext})
@@ -113,7 +138,9 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
     )
     def create(self, request: Request) -> Response:
         body = self.valid_body(APIKeyCreateSerializer)
-        issued = apikey_delegate(issuer=request.auth, **body.to_service_arguments())
+        issued = apikey_delegate(
+            issuer=request.auth, **body.to_service_arguments(), source=self.change_source()
+        )
         return self.issued_response(issued)
 
     @extend_schema(
@@ -123,7 +150,7 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         responses={204: OpenApiResponse(description="Revoked.")},
     )
     def destroy(self, request: Request, key_id: str) -> Response:
-        apikey_revoke(api_key=self.get_own_key(key_id), revoked_by=request.user)
+        apikey_revoke(api_key=self.get_own_key(key_id), source=self.change_source())
         return Response(status=HTTPStatus.NO_CONTENT)
 
     @extend_schema(
@@ -142,7 +169,12 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         body = self.valid_body(APIKeyRollSerializer).validated_data
         grace = timedelta(seconds=body["grace_seconds"])
         try:
-            issued = apikey_roll(api_key=self.get_own_key(key_id), issuer=request.auth, grace=grace)
+            issued = apikey_roll(
+                api_key=self.get_own_key(key_id),
+                issuer=request.auth,
+                grace=grace,
+                source=self.change_source(),
+            )
         except APIKeyRolledAlready as rolled:
             raise Conflict(
                 f"Key {key_id} was rolled already: its successor is key {rolled.successor}. "
@@ -151,3 +183,46 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         except APIKeyNotActive:
             raise Conflict(f"Key {key_id} is revoked or expired: it cannot be rolled.") from None
         return self.issued_response(issued)
+
+    @extend_schema(
+        summary="A key's usage, day by day",
+        description="The last `days` UTC days (1 to 90, default 30), oldest first, today last, "
+        "every day present: the requests counted against the key (429s included, this one "
+        "too), the errors and the 429s among them.",
+        parameters=[
+            OpenApiParameter(
+                DAYS_PARAMETER,
+                int,
+                description=f"How many days, 1 to {MAX_USAGE_DAYS}.",
+                default=DEFAULT_USAGE_DAYS,
+            )
+        ],
+        responses={200: KeyUsageSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def usage(self, request: Request, key_id: str) -> Response:
+        try:
+            days = query_integer(request, DAYS_PARAMETER, default=DEFAULT_USAGE_DAYS)
+        except ValueError as exc:
+            raise exceptions.ValidationError({DAYS_PARAMETER: [str(exc)]}) from None
+        if not 1 <= days <= MAX_USAGE_DAYS:
+            message = f"Must be an integer from 1 to {MAX_USAGE_DAYS}."
+            raise exceptions.ValidationError({DAYS_PARAMETER: [message]})
+        api_key = self.get_own_key(key_id)
+        body = {"key_id": api_key.prefix, "days": apikey_usage(api_key=api_key, days=days)}
+        return Response(KeyUsageSerializer(body).data)
+
+    @extend_schema(
+        summary="A key's events",
+        description="What happened to the key, newest first, page by page (the `Link` header "
+        "of `GET /projects`): issued, changed, rolled, revoked; who acted (null for the "
+        "operator's commands and leak reports), through which door, from which address.",
+        responses={200: KeyEventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, key_id: str) -> Response:
+        # The page and limit first: a malformed one is 400 before the key's 404.
+        self.paginator.page_and_limit(request)
+        api_key = self.get_own_key(key_id)
+        page = self.paginate_queryset(key_events_of(api_key=api_key))
+        return self.get_paginated_response(KeyEventSerializer(page, many=True).data)

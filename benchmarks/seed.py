@@ -93,11 +93,15 @@ def flush_redis(redis_url: str) -> None:
 
 def issue_keys() -> dict[str, KeyHolder]:
     """A fresh key (every scope, a limit it never reaches) for each user the endpoints use."""
-    from apikeys.models import APIKey
+    from apikeys.models import APIKey, KeyEvent, KeyUsageDay
     from apikeys.services import apikey_issue
     from users.models import User
 
-    APIKey.objects.filter(owner__username__in=KEY_HOLDERS).delete()  # the benchmark's own database
+    # The benchmark's own database: its keys go, with what records them.
+    earlier = APIKey.objects.filter(owner__username__in=KEY_HOLDERS)
+    KeyEvent.objects.filter(api_key__in=earlier).delete()
+    KeyUsageDay.objects.filter(api_key__in=earlier).delete()
+    earlier.delete()
     holders = {}
     for user in User.objects.filter(username__in=KEY_HOLDERS):
         issued = apikey_issue(owner=user, name="benchmark", rate_limit=KEY_RATE_LIMIT)

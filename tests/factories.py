@@ -6,7 +6,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from apikeys import keys
-from apikeys.models import APIKey
+from apikeys.events import OPERATOR, KeyChangeSource
+from apikeys.models import APIKey, KeyEvent
 from apikeys.services import apikey_issue, apikey_revoke
 from projects.models import Project
 from users.models import User
@@ -104,9 +105,14 @@ class APIKeyFactory(factory.Factory):
         issued = apikey_issue(**fields)
         api_key = issued.api_key
         if revoke:
-            apikey_revoke(api_key=api_key, revoked_by=revoked_by)
+            apikey_revoke(api_key=api_key, source=acting(revoked_by))
         api_key.plaintext = issued.plaintext
         return api_key
+
+
+def acting(actor: User | None) -> KeyChangeSource:
+    """A key service's `source` for `actor` in the admin (None: the operator's command)."""
+    return OPERATOR if actor is None else KeyChangeSource(via=KeyEvent.Via.ADMIN, actor=actor)
 
 
 def forged_key(prefix: str | None = None) -> str:

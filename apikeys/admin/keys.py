@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apikeys.admin import issue_once
+from apikeys.events import KeyChangeSource
 from apikeys.keycache import apikey_window_usage
-from apikeys.models import APIKey
+from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import all_scopes, scope_choices
 from apikeys.services import (
     IssuedAPIKey,
@@ -31,6 +32,7 @@ from apikeys.services import (
     apikey_validate_expiry_change,
     apikeys_revoke,
 )
+from apiproject.api.ratelimit import client_ip
 from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
 
@@ -59,6 +61,11 @@ ALWAYS_READ_ONLY = [
     "revoked_at",
     "revoked_by",
 ]
+
+
+def admin_source(request: HttpRequest) -> KeyChangeSource:
+    """Changes through the admin: by the staff member, from their address."""
+    return KeyChangeSource(via=KeyEvent.Via.ADMIN, actor=request.user, ip=client_ip(request))
 
 
 class KeyEndedMeanwhile(Exception):  # noqa: N818 (a state, like Django's DoesNotExist)
@@ -228,7 +235,8 @@ class APIKeyAdmin(admin.ModelAdmin):
                 return self.already_issued_response(request, prefix=None)
             try:
                 issued = apikey_issue(
-                    **{name: form.cleaned_data[name] for name in ADD_FIELDS}, actor=request.user
+                    **{name: form.cleaned_data[name] for name in ADD_FIELDS},
+                    source=admin_source(request),
                 )
             except ValidationError:
                 # Changed since the form was checked (the owner deactivated meanwhile, say):
@@ -286,7 +294,9 @@ class APIKeyAdmin(admin.ModelAdmin):
             # Keys are issued by add_view through apikey_issue, never saved from a form.
             raise PermissionDenied
         try:
-            updated = apikey_update(api_key=obj, **apikey_settings(obj), actor=request.user)
+            updated = apikey_update(
+                api_key=obj, **apikey_settings(obj), source=admin_source(request)
+            )
         except ValidationError:
             updated = False  # rolled since the form was shown: its grace only shortens
         if not updated:
@@ -311,7 +321,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         selected = queryset.count()
         within_reach = queryset.filter(key_owners_within_reach(request.user, prefix="owner__"))
         beyond = selected - within_reach.count()
-        revoked = apikeys_revoke(api_keys=queryset, revoked_by=request.user)
+        revoked = apikeys_revoke(api_keys=queryset, source=admin_source(request))
         LogEntry.objects.log_actions(
             user_id=request.user.pk,
             queryset=APIKey.objects.filter(pk__in=revoked),
@@ -349,7 +359,7 @@ class APIKeyAdmin(admin.ModelAdmin):
             self.message_user(request, already, messages.INFO)
             return HttpResponseRedirect(change_url)
         if request.method == "POST":
-            if apikey_revoke(api_key=api_key, revoked_by=request.user):
+            if apikey_revoke(api_key=api_key, source=admin_source(request)):
                 self.log_change(request, api_key, "Revoked.")
                 message = f"Key {api_key.prefix} is revoked: it no longer works."
                 self.message_user(request, message, messages.SUCCESS)

@@ -3,6 +3,7 @@ trip (EVALSHA through redis-py's Script: the source is sent once per server). Ev
 script needs comes in as an argument; the scripts hold no setting of their own."""
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from redis.commands.core import Script
@@ -12,12 +13,16 @@ from redis.commands.core import Script
 GENERATION_TTL_SECONDS = 3600
 # The marker of a key's last recorded use outlives the interval between two writes by far.
 TOUCH_TTL_SECONDS = 24 * 60 * 60
+# A key's day of usage stays in Redis for three days: `manage.py foldkeyusage` folds it into
+# the database meanwhile (apikeys.usage), even if a run or two of it is missed.
+USAGE_TTL_SECONDS = 3 * 24 * 60 * 60
 
-# KEYS: record, counter, generation, touch. ARGV: digest, counter TTL (s), now (epoch s),
-# touch interval (s), touch TTL (s), trusted ('1', or '0': the record may predate a recorded
-# change, read it as a miss). {0, generation} for a miss; {1} when the digest does not match
-# (nothing is counted); {2, record, count, touch} when it does, touch = 1 when this request is
-# the one that refreshes last_used_at (at most once per interval, across every process).
+# KEYS: record, counter, generation, touch, the day's usage. ARGV: digest, counter TTL (s), now
+# (epoch s), touch interval (s), touch TTL (s), trusted ('1', or '0': the record may predate a
+# recorded change, read it as a miss), usage TTL (s). {0, generation} for a miss; {1} when the
+# digest does not match (nothing is counted); {2, record, count, touch} when it does: the
+# request counted against the key's limit and its day, touch = 1 when this request is the one
+# that refreshes last_used_at (at most once per interval, across every process).
 _READ_AND_COUNT = """
 local record = redis.call('GET', KEYS[1])
 if not record or ARGV[6] ~= '1' then
@@ -30,6 +35,8 @@ local count = redis.call('INCR', KEYS[2])
 if count == 1 then
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
+redis.call('HINCRBY', KEYS[5], 'requests', 1)
+redis.call('EXPIRE', KEYS[5], ARGV[7], 'NX')
 local touch = 0
 local now = tonumber(ARGV[3])
 local last = tonumber(redis.call('GET', KEYS[4]) or '-1')
@@ -54,12 +61,14 @@ end
 return 1
 """
 
-# KEYS: counter. ARGV: counter TTL (s).
+# KEYS: counter, the day's usage. ARGV: counter TTL (s), usage TTL (s).
 _COUNT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
+redis.call('HINCRBY', KEYS[2], 'requests', 1)
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
 return count
 """
 
@@ -88,6 +97,11 @@ def touch_key(prefix: str) -> str:
 
 def counter_key(prefix: str, window_end: int) -> str:
     return f"apikeys:count:{prefix}:{window_end}"
+
+
+def usage_key(prefix: str, day: date) -> str:
+    """A key's counts of one UTC day: a hash of requests, errors, rate_limited."""
+    return f"apikeys:usage:{prefix}:{day:%Y%m%d}"
 
 
 @dataclass(frozen=True)
@@ -120,8 +134,17 @@ def read_and_count(
             counter_key(prefix, window_end),
             generation_key(prefix),
             touch_key(prefix),
+            usage_key(prefix, _day(now)),
         ],
-        args=[digest, counter_ttl, now, touch_interval, TOUCH_TTL_SECONDS, int(trusted)],
+        args=[
+            digest,
+            counter_ttl,
+            now,
+            touch_interval,
+            TOUCH_TTL_SECONDS,
+            int(trusted),
+            USAGE_TTL_SECONDS,
+        ],
         client=client,
     )
     if reply[0] == 0:
@@ -147,10 +170,17 @@ def fill(
     return bool(written)
 
 
-def count(client: Any, *, prefix: str, window_end: int, counter_ttl: int) -> int:
+def count(client: Any, *, prefix: str, window_end: int, counter_ttl: int, now: int) -> int:
+    """Count the request against the key's limit and its day."""
     return _script(client, _COUNT)(
-        keys=[counter_key(prefix, window_end)], args=[counter_ttl], client=client
+        keys=[counter_key(prefix, window_end), usage_key(prefix, _day(now))],
+        args=[counter_ttl, USAGE_TTL_SECONDS],
+        client=client,
     )
+
+
+def _day(epoch: int) -> date:
+    return datetime.fromtimestamp(epoch, tz=UTC).date()
 
 
 def counted(client: Any, *, prefix: str, window_end: int) -> int:

@@ -14,7 +14,6 @@ from apikeys.keycache import store
 from apikeys.keycache.invalidation import CHANGES, apikey_cache_enabled
 from apikeys.keycache.record import key_of, record_of
 from apikeys.models import APIKey
-from apikeys.throttling import API_KEY_GROUP
 from apikeys.verification import (
     LAST_USED_RESOLUTION,
     apikey_lookup,
@@ -32,6 +31,8 @@ from apiproject.api.ratelimit import (
 )
 from apiproject.api.rates import requests_per_minute
 
+# The throttle's django-ratelimit group, when it counts without the key cache.
+API_KEY_GROUP = "apikeys.key"
 WINDOW_SECONDS = 60  # rates are N/m
 COUNTER_FUDGE_SECONDS = 5  # as django-ratelimit: a counter outlives its window a little
 
@@ -114,6 +115,7 @@ def _verify_missed(
             prefix=prefix,
             window_end=window_end,
             counter_ttl=WINDOW_SECONDS + COUNTER_FUDGE_SECONDS,
+            now=int(now.timestamp()),
         )
     except CACHE_ERRORS as exc:
         if api_key is None:

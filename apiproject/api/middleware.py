@@ -8,6 +8,7 @@ from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
+from apiproject.api.answers import answered
 from apiproject.api.errors import error_response
 from apiproject.api.health import healthz, readyz
 from apiproject.api.metrics import DATABASE_UNAVAILABLE
@@ -96,6 +97,7 @@ class APIErrorMiddleware:
             if response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR:
                 details = internal_error_details(request)
             response = error_response(response.status_code, details=details)
+        answered(request, response.status_code)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -18,6 +18,21 @@ _DIGITS = re.compile(r"[0-9]+")
 MAX_PAGE_DIGITS = 1000
 
 
+def query_integer(request: Request, name: str, *, default: int) -> int:
+    """The query parameter `name` as an integer by the API's rules (docs/api.md, "Transport"):
+    plain ASCII decimal digits, leading zeros allowed; `default` when it is absent; ValueError
+    with the one message for every malformed value."""
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if not _DIGITS.fullmatch(value):
+        raise ValueError("Must be a whole number in plain decimal digits.")
+    significant = value.lstrip("0") or "0"
+    if len(significant) > MAX_PAGE_DIGITS:
+        raise ValueError(f"Must have at most {MAX_PAGE_DIGITS} digits.")
+    return int(significant)
+
+
 class PageLimitPagination(BasePagination):
     page_query_param = "page"
     limit_query_param = "limit"
@@ -27,7 +42,7 @@ class PageLimitPagination(BasePagination):
     def paginate_queryset(
         self, queryset: QuerySet, request: Request, view: Any = None
     ) -> list[Any]:
-        self.page, self.limit = self._page_and_limit(request)
+        self.page, self.limit = self.page_and_limit(request)
         self.request = request
         self.total = queryset.count()
         offset = (self.page - 1) * self.limit
@@ -75,7 +90,8 @@ class PageLimitPagination(BasePagination):
             },
         ]
 
-    def _page_and_limit(self, request: Request) -> tuple[int, int]:
+    def page_and_limit(self, request: Request) -> tuple[int, int]:
+        """The request's page and limit, or the 400 naming what is wrong with them."""
         errors: dict[str, list[str]] = {}
         page = self._integer(request, self.page_query_param, default=1, errors=errors)
         limit = self._integer(
@@ -94,17 +110,11 @@ class PageLimitPagination(BasePagination):
     def _integer(
         request: Request, name: str, *, default: int, errors: dict[str, list[str]]
     ) -> int | None:
-        value = request.query_params.get(name)
-        if value is None:
-            return default
-        if not _DIGITS.fullmatch(value):
-            errors[name] = ["Must be a whole number in plain decimal digits."]
+        try:
+            return query_integer(request, name, default=default)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
             return None
-        significant = value.lstrip("0") or "0"
-        if len(significant) > MAX_PAGE_DIGITS:
-            errors[name] = [f"Must have at most {MAX_PAGE_DIGITS} digits."]
-            return None
-        return int(significant)
 
     def _link_header(self) -> str:
         last = max(1, math.ceil(self.total / self.limit))

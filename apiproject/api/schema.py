@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from apiproject.api.errors import ERROR_CODES, INSUFFICIENT_SCOPE
+from apiproject.api.headers import CREDENTIAL_EXPIRES_HEADER
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -73,12 +74,20 @@ RATE_LIMIT_HEADERS = [
     ]
 ] + [
     OpenApiParameter(
+        CREDENTIAL_EXPIRES_HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        response=RATE_LIMITED_STATUSES,
+        description="When the key expires (an IMF-fixdate, RFC 9110), on every answer to a "
+        "key that has an expiry; absent for a key that never expires.",
+    ),
+    OpenApiParameter(
         "Retry-After",
         int,
         OpenApiParameter.HEADER,
         response=["429"],
         description="Seconds until the new count starts: a client that waits this long is served.",
-    )
+    ),
 ]
 
 

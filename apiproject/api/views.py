@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from apiproject.api.errors import error_response
+from apiproject.api.headers import CREDENTIAL_EXPIRES_HEADER
 from apiproject.api.idempotency import (
     IdempotentReplay,
     IdempotentRequest,
@@ -62,6 +64,8 @@ class APIViewSet(viewsets.GenericViewSet):
         )
         self.perform_authentication(request)
         self.check_throttles(request)
+        # From here on the answer counts against the key (docs/api.md, "Rate limiting").
+        self.credentials_counted = True
         self.check_method(request)
         self.check_permissions(request)
         self.check_body_length(request)
@@ -124,6 +128,11 @@ class APIViewSet(viewsets.GenericViewSet):
         if usage is not None:
             for header, value in usage.headers().items():
                 response[header] = value
+        if getattr(self, "credentials_counted", False):
+            # Read only once authenticated: DRF would authenticate a 406's request to answer.
+            expires_at = getattr(request.auth, "expires_at", None)
+            if expires_at is not None:
+                response[CREDENTIAL_EXPIRES_HEADER] = http_date(expires_at.timestamp())
         return response
 
     def check_permissions(self, request: Request) -> None:

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from apikeys.models import APIKey
 from apikeys.services import apikey_revoke
+from tests.factories import acting
 from tests.kit import SCOPES, get_projects
 from users.models import User
 
@@ -95,4 +96,4 @@ def revoked_by_another_request(api_key: APIKey, revoked_by: User | None) -> None
     """The key is revoked at EARLIER_REVOCATION by a request of its own (which loads its own
     copy of the key), as `revoked_by` (None: not in admin)."""
     with time_machine.travel(EARLIER_REVOCATION, tick=False):
-        apikey_revoke(api_key=APIKey.objects.get(pk=api_key.pk), revoked_by=revoked_by)
+        apikey_revoke(api_key=APIKey.objects.get(pk=api_key.pk), source=acting(revoked_by))

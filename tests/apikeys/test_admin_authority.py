@@ -24,7 +24,7 @@ from tests.apikeys.admin_pages import (
     change_url,
     revoke_url,
 )
-from tests.factories import UserFactory
+from tests.factories import UserFactory, acting
 from tests.kit import logged_in
 from users.models import User
 
@@ -173,7 +173,7 @@ def test_apikey_issue_refuses_an_owner_beyond_the_actors_reach(issuer, request, 
     owner = request.getfixturevalue(target)
 
     with pytest.raises(ValidationError) as raised:
-        apikey_issue(owner=owner, actor=issuer)
+        apikey_issue(owner=owner, source=acting(issuer))
 
     assert list(raised.value.message_dict) == ["owner"]
     assert not APIKey.objects.exists()
@@ -266,14 +266,14 @@ def test_keeper_revokes_their_own_key(keeper_client, keeper):
 
 def test_apikey_revoke_refuses_a_key_beyond_the_actors_reach(keeper, root_key):
     with pytest.raises(PermissionDenied):
-        apikey_revoke(api_key=root_key, revoked_by=keeper)
+        apikey_revoke(api_key=root_key, source=acting(keeper))
 
     root_key.refresh_from_db()
     assert root_key.revoked_at is None
 
 
 def test_apikeys_revoke_leaves_keys_beyond_the_actors_reach(keeper, root_key, customer_key):
-    revoked = apikeys_revoke(api_keys=APIKey.objects.all(), revoked_by=keeper)
+    revoked = apikeys_revoke(api_keys=APIKey.objects.all(), source=acting(keeper))
 
     assert revoked == [customer_key.pk]
 
@@ -281,7 +281,7 @@ def test_apikeys_revoke_leaves_keys_beyond_the_actors_reach(keeper, root_key, cu
 def test_apikey_update_refuses_a_key_beyond_the_actors_reach(keeper, root_key):
     with pytest.raises(PermissionDenied):
         apikey_update(
-            api_key=root_key, name="mine", expires_at=None, rate_limit="1/m", actor=keeper
+            api_key=root_key, name="mine", expires_at=None, rate_limit="1/m", source=acting(keeper)
         )
 
     root_key.refresh_from_db()

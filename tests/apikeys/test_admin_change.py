@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apikeys.admin import APIKeyAdmin
+from apikeys.events import OPERATOR
 from apikeys.models import APIKey
 from apikeys.services import apikey_roll
 from tests.apikeys.admin_pages import (
@@ -246,7 +247,7 @@ LATER_EXPIRY_FIELDS = {"expires_at_0": "2040-01-01", "expires_at_1": "00:00:00"}
 
 def rolled(api_key: APIKey, *, grace: timedelta) -> APIKey:
     """`api_key` rolled with this grace period (by itself, as its user would)."""
-    apikey_roll(api_key=api_key, issuer=api_key, grace=grace)
+    apikey_roll(api_key=api_key, issuer=api_key, grace=grace, source=OPERATOR)
     api_key.refresh_from_db()
     return api_key
 

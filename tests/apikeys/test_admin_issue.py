@@ -7,6 +7,7 @@ from http import HTTPStatus
 import pytest
 
 from apikeys.admin import keys as apikeys_admin
+from apikeys.events import KeyChangeSource
 from apikeys.keys import KEY_PATTERN
 from apikeys.models import APIKey
 from apikeys.services import IssuedAPIKey, apikey_issue
@@ -106,7 +107,7 @@ def test_add_post_issues_through_apikey_issue(superuser_client, superuser, owner
             "expires_at": EXPIRY,
             "rate_limit": "250/m",
             "scopes": list(SCOPES),
-            "actor": superuser,
+            "source": KeyChangeSource(via="admin", actor=superuser, ip="127.0.0.1"),
         }
     ]
 

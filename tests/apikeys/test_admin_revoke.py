@@ -95,11 +95,11 @@ def test_revoke_action_logs_nothing_for_keys_revoked_already(superuser_client, r
 def test_revoke_action_logs_nothing_for_a_key_the_same_user_revoked_meanwhile(
     superuser_client, superuser, api_key, monkeypatch
 ):
-    def revoked_by_a_double_submit_first(*, api_keys, revoked_by):
+    def revoked_by_a_double_submit_first(*, api_keys, source):
         # The same user's other request (a double-clicked "Go") revokes the key after this
         # one found it active and before its UPDATE: this request revokes nothing.
         revoked_by_another_request(api_key, superuser)
-        return apikeys_revoke(api_keys=api_keys, revoked_by=revoked_by)
+        return apikeys_revoke(api_keys=api_keys, source=source)
 
     monkeypatch.setattr(apikeys_admin, "apikeys_revoke", revoked_by_a_double_submit_first)
 
@@ -204,10 +204,10 @@ def test_revoke_url_of_a_revoked_key_redirects_saying_revoked_already(client, re
 def test_revoke_post_on_a_key_revoked_meanwhile_says_revoked_already_and_logs_nothing(
     superuser_client, api_key, monkeypatch
 ):
-    def revoked_by_another_request_first(*, api_key, revoked_by):
+    def revoked_by_another_request_first(*, api_key, source):
         # Another request revokes the key after this one loaded it and found it active.
         revoked_by_another_request(api_key, None)
-        return apikey_revoke(api_key=api_key, revoked_by=revoked_by)
+        return apikey_revoke(api_key=api_key, source=source)
 
     monkeypatch.setattr(apikeys_admin, "apikey_revoke", revoked_by_another_request_first)
 

@@ -135,6 +135,8 @@ def operation_request(operation: str, user: User) -> tuple[str, str, dict | None
         "get a key": ("get", key, None),
         "revoke a key": ("delete", key, None),
         "roll a key": ("post", f"{key}/roll", {}),
+        "get a key's usage": ("get", f"{key}/usage", None),
+        "list a key's events": ("get", f"{key}/events", None),
     }[operation]
 
 
@@ -161,6 +163,8 @@ OPERATIONS = [
     "get a key",
     "revoke a key",
     "roll a key",
+    "get a key's usage",
+    "list a key's events",
 ]
 
 

@@ -72,6 +72,20 @@ OPERATIONS = {
         {},
         201,
     ),
+    "get key usage": (
+        "keys:read",
+        "get",
+        lambda u: f"/api/v1/keys/{own_key_id(u)}/usage",
+        None,
+        200,
+    ),
+    "list key events": (
+        "keys:read",
+        "get",
+        lambda u: f"/api/v1/keys/{own_key_id(u)}/events",
+        None,
+        200,
+    ),
 }
 
 

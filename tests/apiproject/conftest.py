@@ -21,7 +21,7 @@ def failing_project_list(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(**kwargs: object) -> None:
         raise RuntimeError("boom: secret internals")
 
-    monkeypatch.setattr("projects.views.project_list", explode)
+    monkeypatch.setattr("projects.views.project_rows_of", explode)
     monkeypatch.setattr("projects.views.project_rows_of", explode)  # the list's own read
 
 

@@ -90,6 +90,14 @@ RESOURCES = {
         lambda user: f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/roll",
         {"POST"},
     ),
+    "/keys/{id}/usage": (
+        lambda user: f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/usage",
+        {"GET", "HEAD"},
+    ),
+    "/keys/{id}/events": (
+        lambda user: f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/events",
+        {"GET", "HEAD"},
+    ),
 }
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 

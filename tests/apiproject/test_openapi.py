@@ -27,7 +27,7 @@ def operations(schema: dict) -> list[tuple[str, str, dict]]:
 
 
 def test_the_schema_validates_without_a_warning(schema):
-    assert len(operations(schema)) == 13
+    assert len(operations(schema)) == 15
 
 
 def test_every_operation_documents_the_shared_errors_and_rate_limit_headers(schema):
@@ -93,7 +93,8 @@ def test_created_answers_document_their_location_and_lists_their_links(schema):
         (success,) = [r for status, r in operation["responses"].items() if status < "300"]
         headers = success.get("headers", {})
         assert ("Location" in headers) == (method == "post"), (path, method)
-        is_list = path in {"/api/v1/keys", "/api/v1/projects"} and method == "get"
+        lists = {"/api/v1/keys", "/api/v1/keys/{key_id}/events", "/api/v1/projects"}
+        is_list = path in lists and method == "get"
         assert ("Link" in headers) == is_list, (path, method)
 
 

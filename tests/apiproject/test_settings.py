@@ -146,7 +146,9 @@ def test_schema_paths_are_written_without_a_trailing_slash(schema):
     assert set(schema["paths"]) == {
         "/api/v1/keys",
         "/api/v1/keys/{key_id}",
+        "/api/v1/keys/{key_id}/events",
         "/api/v1/keys/{key_id}/roll",
+        "/api/v1/keys/{key_id}/usage",
         "/api/v1/projects",
         "/api/v1/projects/{project_id}",
         "/api/v1/users",

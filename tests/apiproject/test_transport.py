@@ -109,6 +109,14 @@ def roll_key(client, slash: str, user: User):
     return client.post(f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/roll{slash}", {}, "json")
 
 
+def get_key_usage(client, slash: str, user: User):
+    return client.get(f"/api/v1/keys/{user.api_keys.first().prefix}/usage{slash}")
+
+
+def list_key_events(client, slash: str, user: User):
+    return client.get(f"/api/v1/keys/{user.api_keys.first().prefix}/events{slash}")
+
+
 def shape(response) -> object:
     """What two writes share: the fields of the answer, and where it points."""
     body = response.json() if response.content else {}
@@ -120,7 +128,10 @@ def shape(response) -> object:
     [
         *[(call, HTTPStatus.OK, read) for call in (list_projects, get_project, get_me, get_user)],
         *[(call, HTTPStatus.CREATED, shape) for call in (create_project, issue_key, roll_key)],
-        *[(call, HTTPStatus.OK, shape) for call in (patch_project, list_keys, get_key)],
+        *[
+            (call, HTTPStatus.OK, shape)
+            for call in (patch_project, list_keys, get_key, get_key_usage, list_key_events)
+        ],
         *[(call, HTTPStatus.NO_CONTENT, shape) for call in (delete_project, revoke_key)],
         (create_user, HTTPStatus.CREATED, created),
     ],
