@@ -60,10 +60,11 @@ class APIKey(models.Model):
         help_text="This key's own limit as N/m (N requests a minute); empty: the default.",
     )
 
-    # What the key may do (contract section 8); every scope unless fewer were named.
+    # What the key may do (docs/api.md, "Scopes"); every scope unless fewer were named.
     scopes = models.JSONField(default=all_scopes, validators=[validate_scopes])
-    # The key that replaced this one when it was rolled: a key is rolled once (contract
-    # section 9), and its successor is named when a second roll is refused.
+    # The key that replaced this one when it was rolled: a key is rolled once
+    # (docs/api.md, "Keys through the API"), and its successor is named when a second roll is
+    # refused.
     successor = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,

@@ -1,4 +1,5 @@
-"""The per-key rate limit (contract section 6), counted by the kernel's `count_request`."""
+"""The per-key rate limit (docs/api.md, "Rate limiting"), counted by the kernel's
+`count_request`."""
 
 from typing import Any
 
