@@ -116,8 +116,8 @@ def idempotent_request(request: Request) -> IdempotentRequest | None:
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is None:
         return None
-    # The body first: its 413/415/400 come before a 400 for the header (docs/api.md, "Retries:
-    # Idempotency-Key"; docs/decisions.md).
+    # The body first: its 413/415/400 come before a 400 for the header
+    # (docs/api.md, "Retries: Idempotency-Key").
     fingerprint = request_fingerprint(request)
     if not _VALID_KEY.fullmatch(key):
         raise exceptions.ValidationError(

@@ -95,9 +95,9 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
-# Every 401, and a 403 for a missing scope, say why in the RFC 6750 challenge (docs/api.md,
-# "Authentication" and "Scopes"); every 201 names the new resource; a page of a list links its
-# neighbours (docs/api.md, "Pages").
+# Every 401, and a 403 for a missing scope, say why in the RFC 6750 challenge
+# (docs/api.md, "Authentication" and "Scopes"); every 201 names the new resource; a page of a
+# list links its neighbours (docs/api.md, "Pages").
 AUTHENTICATION_HEADERS = [
     OpenApiParameter(
         "WWW-Authenticate",

@@ -121,8 +121,8 @@ class APIViewSet(viewsets.GenericViewSet):
         return response
 
     def check_permissions(self, request: Request) -> None:
-        # The scope first: 403 insufficient_scope comes before 403 forbidden (docs/api.md,
-        # "Order of checks").
+        # The scope first: 403 insufficient_scope comes before 403 forbidden
+        # (docs/api.md, "Order of checks").
         HasRequiredScope().has_permission(request, self)
         super().check_permissions(request)
 
