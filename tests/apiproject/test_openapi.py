@@ -37,8 +37,8 @@ def test_every_operation_documents_the_shared_errors_and_rate_limit_headers(sche
         if method in {"post", "patch"}:
             assert "411" in responses, (path, method)
         for status, response in responses.items():
-            # 401 and 406 are answered before a key is counted (contract section 6); a 500 or
-            # 503 may come before the count too.
+            # 401 and 406 are answered before a key is counted (docs/api.md, "Rate limiting");
+            # a 500 or 503 may come before the count too.
             if status not in {"401", "406", "500", "503"}:
                 assert "X-RateLimit-Remaining" in response.get("headers", {}), (path, status)
         assert "Retry-After" in responses["429"]["headers"]
