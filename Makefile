@@ -28,7 +28,7 @@ run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The production stack in the foreground: nginx on 127.0.0.1:$PORT (default 8080) in front of gunicorn,
-# against DATABASE_URL and REDIS_URL (README: Running in production). Ctrl-C stops it.
+# against DATABASE_URL and REDIS_URL (docs/operations.md, "Production stack"). Ctrl-C stops it.
 SERVE_PORT = $(if $(filter file,$(origin PORT)),8080,$(PORT))
 serve: install
 	PORT=$(SERVE_PORT) deploy/serve.sh
@@ -37,7 +37,7 @@ serve: install
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The API against Django's floor under gunicorn, PostgreSQL and Redis (README: Performance).
+# The API against Django's floor under gunicorn, PostgreSQL and Redis (docs/performance.md).
 # BENCH_ARGS adds options, e.g. BENCH_ARGS="--scale large" or BENCH_ARGS="--smoke".
 bench: install-dev
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

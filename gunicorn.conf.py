@@ -18,9 +18,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
 # gthread, one process per core, 8 threads each: nginx buffers slow clients, so a thread is
 # held only while the application works, and threads go on answering while others wait on a
-# hung database (up to 3 to 5.25 s each). Measured on 2 cores (README.md, "Running in
-# production"): gthread 2x8 served 250-290 req/s against 110-160 for 4 sync workers. Each
-# thread keeps one database connection: workers x threads per host.
+# hung database (up to 3 to 5.25 s each). Measured on 2 cores
+# (docs/operations.md, "gunicorn"): gthread 2x8 served 250-290 req/s against 110-160 for 4 sync
+# workers. Each thread keeps one database connection: workers x threads per host.
 # Our subclass answers what gunicorn's parser refuses (a control byte in a header value, a
 # raw non-ASCII byte in the request line) with the JSON error body instead of an HTML page.
 worker_class = "apiproject.gunicorn_worker.JSONErrorThreadWorker"

@@ -6,12 +6,13 @@ from apikeys.keycache import apikey_verify_and_count
 from apikeys.models import APIKey
 from users.models import User
 
-# One answer for every kind of bad key (contract section 2): it tells an attacker nothing.
+# One answer for every kind of bad key (docs/api.md, "Authentication"): it tells an attacker
+# nothing.
 INVALID_KEY_DETAIL = "The API key is missing, malformed, unknown, revoked or expired"
 
 
 class APIKeyAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <key>` (contract section 2).
+    """`Authorization: Bearer <key>` (docs/api.md, "Authentication").
 
     None only when there is no Authorization header at all; any other header that does not
     carry a valid key (another scheme included) is AuthenticationFailed.

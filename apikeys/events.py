@@ -1,4 +1,4 @@
-"""Key events (README, "Key events"): what happened to a key, who did it and through which
+"""Key events (docs/api.md, "Key events"): what happened to a key, who did it and through which
 door, recorded by the key services in the transaction that makes the change."""
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
-"""The key format (contract section 2) as pure functions: nothing here touches the database.
+"""The key format (docs/api.md, "The key format") as pure functions: nothing here touches the
+database.
 
 A key reads `ak_<prefix>_<secret>`: the prefix is a short public id, the secret 43 random
 base62 characters (256 bits from `secrets`) followed by a 6-character CRC32 checksum of

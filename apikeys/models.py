@@ -60,10 +60,11 @@ class APIKey(models.Model):
         help_text="This key's own limit as N/m (N requests a minute); empty: the default.",
     )
 
-    # What the key may do (contract section 8); every scope unless fewer were named.
+    # What the key may do (docs/api.md, "Scopes"); every scope unless fewer were named.
     scopes = models.JSONField(default=all_scopes, validators=[validate_scopes])
-    # The key that replaced this one when it was rolled: a key is rolled once (contract
-    # section 9), and its successor is named when a second roll is refused.
+    # The key that replaced this one when it was rolled: a key is rolled once
+    # (docs/api.md, "Keys through the API"), and its successor is named when a second roll is
+    # refused.
     successor = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
@@ -138,7 +139,7 @@ class KeyCacheChange(models.Model):
 class KeyEvent(models.Model):
     """What happened to a key, written by the key services in the transaction that makes the
     change, whichever door was used; never changed or deleted. The actor is kept by name too,
-    so an event outlives the account that acted (README, "Key events")."""
+    so an event outlives the account that acted (docs/api.md, "Key events")."""
 
     class Type(models.TextChoices):
         ISSUED = "issued"
@@ -184,7 +185,7 @@ class KeyEvent(models.Model):
 
 
 class KeyUsageDay(models.Model):
-    """A key's requests of one UTC day, folded from the counters in the cache (README, "Key
+    """A key's requests of one UTC day, folded from the counters in the cache (docs/api.md, "Key
     usage") by `manage.py foldkeyusage`; kept 90 days."""
 
     api_key = models.ForeignKey(APIKey, on_delete=models.PROTECT, related_name="usage_days")

@@ -1,4 +1,4 @@
-"""What a key may do (README, "Scopes"): any of the scopes the apps declared for their
+"""What a key may do (docs/api.md, "Scopes"): any of the scopes the apps declared for their
 operations (apiproject.api.scopes), one per operation. The keys' own operations' scopes are
 declared here."""
 

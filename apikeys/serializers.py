@@ -17,7 +17,7 @@ DEFAULT_GRACE_SECONDS = 24 * 60 * 60
 
 
 class APIKeySerializer(serializers.ModelSerializer):
-    """A key as its owner sees it: never its secret or digest (contract section 9)."""
+    """A key as its owner sees it: no secret, no digest (docs/api.md, "Keys through the API")."""
 
     id = serializers.RegexField(r"^[0-9A-Za-z]+$", source="prefix", read_only=True)
     scopes = serializers.ListField(

@@ -58,7 +58,7 @@ def apikey_validate(
     ValidationError naming each field that is wrong.
 
     `actor` issues the key (None: the operator, with a superuser's rights); the owner must be
-    within their reach (users.authority, contract section 10).
+    within their reach (users.authority, docs/admin.md, "Staff authority").
     """
     errors: dict[str, list[ValidationError]] = {}
     if owner is not None and not owner.is_active:
@@ -279,10 +279,11 @@ def apikey_delegate(
     expires_at: datetime | None = None,
     source: KeyChangeSource,
 ) -> IssuedAPIKey:
-    """A new key of the issuing key's user, issued with that key (contract section 9): it
-    gives no more than the issuer has (`scopes` within the issuer's, None: the same; an expiry
-    no later than the issuer's, None: the issuer's), with the default rate limit, and the user
-    holds at most API_KEYS_PER_USER working keys. Asking for more is PermissionDenied."""
+    """A new key of the issuing key's user, issued with that key
+    (docs/api.md, "Keys through the API"): it gives no more than the issuer has (`scopes`
+    within the issuer's, None: the same; an expiry no later than the issuer's, None: the
+    issuer's), with the default rate limit, and the user holds at most API_KEYS_PER_USER
+    working keys. Asking for more is PermissionDenied."""
     scopes = issuer.scopes if scopes is None else scopes
     expires_at = issuer.expires_at if expires_at is None else expires_at
     apikey_validate(name=name, scopes=scopes)

@@ -1,4 +1,4 @@
-"""What each key did, day by day (README, "Key usage"): every request counted against a key
+"""What each key did, day by day (docs/api.md, "Key usage"): every request counted against a key
 (the 429s among them), and the errors among them, per UTC day.
 
 Counted in the cache, exact across processes and hosts as the limits are: with Redis, a day's

@@ -1,4 +1,4 @@
-"""Verifying a key (README, "API keys"): the one function that decides whether a key is
+"""Verifying a key (docs/api.md, "Verifying a key"): the one function that decides whether a key is
 usable, and the one that records its use, whichever store the key's row comes from (the
 database, or its record cached in Redis: apikeys.keycache).
 

@@ -61,7 +61,8 @@ ISSUED = OpenApiResponse(
     )
 )
 class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
-    """The key user's own keys (contract section 9), issued with a key: never wider than it."""
+    """The key user's own keys (docs/api.md, "Keys through the API"), issued with a key: never
+    wider than it."""
 
     required_scopes = {
         "list": KEYS_READ,
@@ -106,7 +107,7 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         return self.created(body.data, location=location, **{"Cache-Control": "no-store"})
 
     # Retries never show a plaintext again: only the new key's id is kept, and a replay is a
-    # 409 naming it (contract section 4).
+    # 409 naming it (docs/api.md, "Retries: Idempotency-Key").
     def idempotency_kept_body(self, response: Response) -> dict[str, str]:
         return {"id": response.data["id"]}
 

@@ -1,4 +1,4 @@
-"""The admin site: Django's, with failed login attempts limited (contract section 10)."""
+"""The admin site: Django's, with failed login attempts limited (docs/admin.md, "Login limits")."""
 
 from django.conf import settings
 from django.contrib import admin

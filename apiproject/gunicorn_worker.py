@@ -3,7 +3,7 @@
 gunicorn parses each request before the application sees it; a request it cannot parse (a
 control byte in a header value, a raw non-ASCII byte in the request line, ...) would get
 gunicorn's own HTML page. This worker answers it with the API's error body instead
-(`{"error": {"code", "message", "details"}}`, README: The API), with `X-Request-ID` (a fresh
+(`{"error": {"code", "message", "details"}}`, docs/api.md, "Errors"), with `X-Request-ID` (a fresh
 one: the request's own was not read) and nosniff, like every other answer. Behind nginx,
 nginx replaces that id with the one it passed on (the caller's, when sane).
 

@@ -1,6 +1,6 @@
 """Settings, read from the environment in this one place (12-factor).
 
-Environment variables (README.md has the full list):
+Environment variables (docs/operations.md, "Configuration", has the full list):
     DJANGO_DEBUG            "1" for development; off by default.
     DJANGO_SECRET_KEY       required unless DJANGO_DEBUG=1.
     DJANGO_ALLOWED_HOSTS    comma-separated host names.
@@ -166,7 +166,7 @@ DATABASES = {
         conn_health_checks=env_flag("DATABASE_CONN_HEALTH_CHECKS"),
     )
 }
-# Time limits (contract section 11), all shorter than gunicorn's worker timeout
+# Time limits (docs/operations.md, "Time limits"), all shorter than gunicorn's worker timeout
 # (gunicorn.conf.py), so a hung database is answered with 503 rather than a killed worker.
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
 DATABASE_STATEMENT_TIMEOUT = env_float("DATABASE_STATEMENT_TIMEOUT", 5)
@@ -195,7 +195,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and rate limiting (contract section 6) ---------------------------------------------
+# --- Cache and rate limiting (docs/api.md, "Rate limiting") -------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -231,14 +231,14 @@ if API_KEY_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("API_KEY_CACHE_SECONDS must be 0 or more")
 # When the cache answers nothing, our throttle serves the request and logs one warning.
 RATELIMIT_FAIL_OPEN = True
-# Failed admin logins (contract section 10), in fixed windows of ADMIN_LOGIN_FAILURE_WINDOW
-# seconds: past 10 for one username from one client IP, or 30 from one client IP, that
-# address waits for the next window. Successes are not counted.
+# Failed admin logins (docs/admin.md, "Login limits"), in fixed windows of
+# ADMIN_LOGIN_FAILURE_WINDOW seconds: past 10 for one username from one client IP, or 30 from
+# one client IP, that address waits for the next window. Successes are not counted.
 ADMIN_LOGIN_FAILURE_WINDOW = 15 * 60
 ADMIN_LOGIN_FAILURES_PER_USERNAME_AND_IP = 10
 ADMIN_LOGIN_FAILURES_PER_IP = 30
 
-# --- Projects, keys and retries (contract sections 4 and 9) ------------------------------------
+# --- Projects, keys and retries (docs/api.md) ---------------------------------------------------
 
 API_PROJECTS_PER_USER = env_int("API_PROJECTS_PER_USER", 10_000)
 if API_PROJECTS_PER_USER < 1:
@@ -286,7 +286,7 @@ STORAGES = {
 
 # --- Requests -----------------------------------------------------------------------------------
 
-# The largest request body accepted; larger ones get 413 (contract section 1).
+# The largest request body accepted; larger ones get 413 (docs/api.md, "Transport").
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 1024 * 1024)
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -303,7 +303,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": ("apiproject.api.negotiation.RFC9110ContentNegotiation"),
     "EXCEPTION_HANDLER": "apiproject.api.errors.api_exception_handler",
-    # JSON is the only representation: no ?format= override (contract section 1).
+    # JSON is the only representation: no ?format= override (docs/api.md, "Transport").
     "URL_FORMAT_OVERRIDE": None,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
     "UNAUTHENTICATED_USER": None,

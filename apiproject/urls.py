@@ -12,7 +12,7 @@ from users.views import UserViewSet
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """Serves `/users` and `/users/` alike, with no redirect (contract section 1)."""
+    """Serves `/users` and `/users/` alike, with no redirect (docs/api.md, "Transport")."""
 
     def __init__(self) -> None:
         super().__init__()

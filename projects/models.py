@@ -40,7 +40,7 @@ class Project(models.Model):
             ),
         ]
         constraints = [
-            # One owner's project names are unique ignoring case (contract section 4).
+            # One owner's project names are unique ignoring case (docs/api.md, "Projects").
             models.UniqueConstraint(
                 "owner",
                 Lower("name"),
@@ -54,7 +54,7 @@ class Project(models.Model):
 
 
 class OwnerProjectTotal(models.Model):
-    """How many projects a user owns: the list's `total` and the cap (contract section 4)
+    """How many projects a user owns: the list's `total` and the cap (docs/api.md, "Projects")
     without counting a user's projects on every request.
 
     Kept by the database itself, by triggers on the project table (migration 0004), in the

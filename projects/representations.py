@@ -1,4 +1,4 @@
-"""Projects as the API shows them (contract section 4), built without DRF's serializers on the
+"""Projects as the API shows them (docs/api.md, "Projects"), built without DRF's serializers on the
 hot reads: ProjectSerializer builds a field object per field and a model instance per row,
 which the profile of GET /projects showed costing more than the query. ProjectSerializer stays
 what the OpenAPI document describes and what the writes answer with;

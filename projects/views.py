@@ -18,8 +18,8 @@ PROJECT_ID_DESCRIPTION = "The project's `id`, `project-<number>`."
 
 
 class ProjectViewSet(APIViewSet):
-    """The key user's own projects (contract section 4): another user's project is answered
-    exactly like one that does not exist."""
+    """The key user's own projects (docs/api.md, "Projects"): another user's project is
+    answered exactly like one that does not exist."""
 
     required_scopes = {
         "list": PROJECTS_READ,
@@ -89,7 +89,7 @@ class ProjectViewSet(APIViewSet):
     )
     def partial_update(self, request: Request, project_id: str) -> Response:
         # The body is judged before the project is looked up: 400 comes before the
-        # operation's own 404 (contract section 5).
+        # operation's own 404 (docs/api.md, "Order of checks").
         body = self.valid_body(ProjectWriteSerializer, partial=True).validated_data
         project = project_update(project=self.get_own_project(project_id), **body)
         return Response(ProjectSerializer(project).data)

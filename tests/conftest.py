@@ -170,7 +170,7 @@ def superuser_client(client: Client, superuser: User) -> Client:
     return client
 
 
-# The answers that issue a key, and so show its plaintext (contract sections 2 and 9).
+# The answers that issue a key, and so show its plaintext (docs/api.md, "The key format").
 ISSUING_API_PATH = re.compile(r"/api/v1/keys(/[0-9A-Za-z]+/roll)?/?")
 ISSUING_ADMIN_PATH = "/admin/apikeys/apikey/add/"
 

@@ -25,7 +25,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(DEFAULT_PASSWORD)
 
     class Params:
-        # Staff in the contract's sense: is_staff plus the users model permissions.
+        # Staff as the API's rules mean it (docs/api.md, "Authentication"): is_staff plus the
+        # users model permissions.
         staff = factory.Trait(is_staff=True)
 
     @factory.post_generation

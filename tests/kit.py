@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from apikeys.keys import KEY_PATTERN
 from users.models import User
 
-# The contract's table of errors (section 5): code -> message.
+# The error table (docs/api.md, "Error table"): code -> message.
 MESSAGES = {
     "invalid_request": "The request was invalid",
     "authentication_required": "Authentication is required",
@@ -33,7 +33,7 @@ MESSAGES = {
     "internal_error": "Something went wrong on the server",
     "service_unavailable": "The service is temporarily unavailable",
 }
-# The scopes of the contract's table (section 8), in its order.
+# The scopes of the table in docs/api.md, "Scopes", in its order.
 SCOPES = (
     "users:read",
     "users:write",
@@ -53,8 +53,8 @@ REFUSING_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 def assert_error(response, status: HTTPStatus, code: str) -> dict:
-    """The error envelope (contract section 5) with this status and code, and the contract's
-    message for the code; returns the body's `error`."""
+    """The error envelope (docs/api.md, "Errors") with this status and code, and the error
+    table's message for the code; returns the body's `error`."""
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
     body = json.loads(response.content)

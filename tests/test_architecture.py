@@ -1,5 +1,5 @@
-"""The layout of architecture.md, read off the import statements of every module: the kernel
-(apiproject.api) imports no app and no configuration; apps import only the kernel of
+"""The layout of docs/architecture.md, read off the import statements of every module: the
+kernel (apiproject.api) imports no app and no configuration; apps import only the kernel of
 apiproject, and each other only along the allowed edges (apikeys and projects may use users;
 nothing else); nothing imports the configuration modules."""
 

@@ -1,7 +1,7 @@
 """Users in admin: Django's UserAdmin, with what staff may change bounded by their own rights
-(users.authority, contract section 10). Other apps add to the user's page what is theirs (the
-projects app a link to the user's projects, the keys app their keys), each by registering a
-subclass of the UserAdmin registered before it."""
+(users.authority, docs/admin.md, "Staff authority"). Other apps add to the user's page what is
+theirs (the projects app a link to the user's projects, the keys app their keys), each by
+registering a subclass of the UserAdmin registered before it."""
 
 from typing import Any
 

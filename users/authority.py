@@ -1,4 +1,4 @@
-"""Staff authority (contract section 10): how far an acting user's rights reach.
+"""Staff authority (docs/admin.md, "Staff authority"): how far an acting user's rights reach.
 
 The rule lives here and only here; the services check it, and the admin's forms, querysets
 and autocomplete ask it too, so what staff are offered and what is enforced agree.

@@ -1,4 +1,4 @@
-"""One spelling per email address (contract section 3)."""
+"""One spelling per email address (docs/api.md, "Users")."""
 
 import unicodedata
 from encodings import idna

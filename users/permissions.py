@@ -7,7 +7,8 @@ from users.models import User
 
 
 def is_staff_with(user: User, permission: str) -> bool:
-    """ "Staff" in the contract's sense: is_staff and the Django model permission."""
+    """ "Staff" as the API's rules mean it (docs/api.md, "Authentication"): is_staff and the
+    Django model permission."""
     return user.is_staff and user.has_perm(permission)
 
 

@@ -1,4 +1,4 @@
-"""A user as the API shows them (contract section 3), without DRF's serializer on the hot reads
+"""A user as the API shows them (docs/api.md, "Users"), without DRF's serializer on the hot reads
 (`GET /users/me` and one's own id): UserSerializer stays what the OpenAPI document describes and
 what POST /users answers with; tests/users/test_user_representations.py holds the two to the
 same output."""

@@ -166,7 +166,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         if obj is not None and obj.status_at(timezone.now()) != APIKey.Status.ACTIVE:
             return False
         if obj is not None and not user_may_manage_keys_of(actor=request.user, owner=obj.owner):
-            return False  # another staff account's key: seen, not changed (contract 10)
+            return False  # another staff account's key: seen, not changed (docs/admin.md)
         return super().has_change_permission(request, obj)
 
     def formfield_for_foreignkey(

@@ -1,5 +1,5 @@
 """Verified key records in Redis, read together with the key's rate-limit count in one round trip
-(contract sections 2 and 6).
+(docs/api.md, "Verifying a key" and "Rate limiting").
 
 Verifying a key from the database costs a query joined to its owner on every request, and
 counting it through django-ratelimit two more Redis round trips (`SET NX`, then an `EVAL` that

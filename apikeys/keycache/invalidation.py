@@ -12,9 +12,9 @@ delivers each change still marked pending that it has not delivered itself yet. 
 trusts a cached record only while its last complete sync started less than TRUST_SECONDS ago;
 otherwise it verifies the key against the database as if nothing were cached. So a change is
 refused everywhere within TRUST_SECONDS of its commit or of Redis answering again, whichever is
-later, whatever Redis still holds (README, "The key cache"). A Redis that restarted (perhaps
-from a snapshot that still holds records a change dropped since) is recognised by its run id:
-every recent change is delivered again.
+later, whatever Redis still holds (docs/operations.md, "The key cache, through faults"). A Redis
+that restarted (perhaps from a snapshot that still holds records a change dropped since) is
+recognised by its run id: every recent change is delivered again.
 """
 
 import logging

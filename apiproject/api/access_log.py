@@ -1,5 +1,5 @@
-"""One access line per request (contract section 11): method, path, status, duration, request
-id (from the log filter) and the key's public prefix, never the key."""
+"""One access line per request (docs/operations.md, "Logs and metrics"): method, path, status,
+duration, request id (from the log filter) and the key's public prefix, never the key."""
 
 import logging
 import time

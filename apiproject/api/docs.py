@@ -11,7 +11,8 @@ from rest_framework.request import Request
 
 
 def strip_trailing_slashes(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """The router serves `/users` and `/users/` alike; document the contract's form."""
+    """The router serves `/users` and `/users/` alike; document the form without the slash
+    (docs/api.md, "Transport")."""
     result["paths"] = {path.rstrip("/") or "/": item for path, item in result["paths"].items()}
     return result
 

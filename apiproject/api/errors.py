@@ -1,4 +1,4 @@
-"""The error envelope (contract section 5), built in this one place.
+"""The error envelope (docs/api.md, "Errors"), built in this one place.
 
 `api_exception_handler` answers everything DRF's views raise; `APIErrorMiddleware`
 (apiproject/api/middleware.py) covers what never reaches a DRF view.
@@ -47,7 +47,7 @@ class Conflict(exceptions.APIException):
 
 
 class InsufficientScope(exceptions.PermissionDenied):
-    """The credentials lack the scope the operation needs (contract section 8)."""
+    """The credentials lack the scope the operation needs (docs/api.md, "Scopes")."""
 
     def __init__(self, scope: str) -> None:
         super().__init__(f"This API key does not have the scope '{scope}'")
@@ -168,7 +168,8 @@ def _first_error(value: Any) -> Any:
 
 
 def _fallback_code(status: int) -> tuple[str, str]:
-    # Statuses the contract's table does not name (a 414 from a proxy, say) still get the shape.
+    # Statuses the error table does not name (a 414 from a proxy, say) still get the shape
+    # (docs/api.md, "Error table").
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:

@@ -5,7 +5,7 @@ from django.utils.http import parse_header_parameters
 
 
 class UTF8WSGIRequest(WSGIRequest):
-    """Bodies and query strings are UTF-8 (contract section 1), whatever `charset` says.
+    """Bodies and query strings are UTF-8 (docs/api.md, "Transport"), whatever `charset` says.
 
     Django builds the request before any middleware runs, so a Content-Type it cannot parse
     (`charset*=bogus''x`) or a charset that is not text (`rot13`) would end in a bare HTML

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (contract section 7): public, no key, not rate limited."""
+"""Liveness and readiness probes (docs/api.md, "Probes"): public, no key, not rate limited."""
 
 import logging
 import uuid

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on every POST (README, "Retries: Idempotency-Key"), for APIViewSet.
+"""`Idempotency-Key` on every POST (docs/api.md, "Retries: Idempotency-Key"), for APIViewSet.
 
 A POST with a key runs in one database transaction, from its claim to its kept answer:
 - the claim is a lock that ends with the transaction (`pg_try_advisory_xact_lock` on
@@ -116,7 +116,8 @@ def idempotent_request(request: Request) -> IdempotentRequest | None:
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is None:
         return None
-    # The body first: its 413/415/400 come before a 400 for the header (README, Decisions).
+    # The body first: its 413/415/400 come before a 400 for the header
+    # (docs/api.md, "Retries: Idempotency-Key").
     fingerprint = request_fingerprint(request)
     if not _VALID_KEY.fullmatch(key):
         raise exceptions.ValidationError(

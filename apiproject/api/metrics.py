@@ -1,4 +1,4 @@
-"""Prometheus metrics (contract section 11), summed over every gunicorn worker.
+"""Prometheus metrics (docs/operations.md, "Logs and metrics"), summed over every gunicorn worker.
 
 With PROMETHEUS_MULTIPROC_DIR set (gunicorn.conf.py and `make serve` set it up), each
 process writes its values there and a scrape adds them up; without it (development, tests)

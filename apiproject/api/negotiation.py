@@ -72,7 +72,7 @@ def is_media_range(content_type: str) -> bool:
 class RFC9110ContentNegotiation(DefaultContentNegotiation):
     def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
         # DRF's matching lets `Content-Type: */*` pick the JSON parser; it names no media
-        # type, so the body gets 415 like any other (contract section 1).
+        # type, so the body gets 415 like any other (docs/api.md, "Transport").
         if is_media_range(request.content_type or ""):
             return None
         return super().select_parser(request, parsers)

@@ -1,4 +1,4 @@
-"""Page/limit pagination with the contract's body, bounds and Link header (section 4)."""
+"""Page/limit pagination: the body, bounds and Link header of docs/api.md, "Pages"."""
 
 import math
 import re

@@ -1,4 +1,4 @@
-"""The scope check (contract section 8), the first permission of every operation."""
+"""The scope check (docs/api.md, "Scopes"), the first permission of every operation."""
 
 from typing import Any
 

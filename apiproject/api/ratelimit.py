@@ -1,6 +1,6 @@
-"""Rate counting (contract section 6) in the shared Django cache, by django-ratelimit, the
-per-client-IP budget for requests that fail authentication, and the failure budgets of the
-admin login (section 10).
+"""Rate counting (docs/api.md, "Rate limiting") in the shared Django cache, by django-ratelimit,
+the per-client-IP budget for requests that fail authentication (docs/api.md, "Per-IP budget"),
+and the failure budgets of the admin login (docs/admin.md, "Login limits").
 
 Not DRF's SimpleRateThrottle: its history list is read, changed and written back, so
 concurrent requests lose counts. django-ratelimit counts with the cache's atomic add/incr in
@@ -393,7 +393,7 @@ def fixed_window_end(value: str, period: int, now: int) -> int:
 
 
 def client_ip(request: Any) -> str:
-    """The client's address (contract section 6): the socket's peer, or the Nth
+    """The client's address (docs/api.md, "Client addresses"): the socket's peer, or the Nth
     X-Forwarded-For hop from the right behind N trusted proxies, read as an IP address.
 
     IPv4-mapped IPv6 addresses count as their IPv4 address (a dual-stack bind reports every

@@ -1,4 +1,5 @@
-"""The request id (contract section 7): one per request, in the response and every log line."""
+"""The request id (docs/api.md, "Request ids"): one per request, in the response and every log
+line."""
 
 import logging
 import re

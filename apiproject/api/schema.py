@@ -19,8 +19,9 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 
 class ValidationErrorDetailSerializer(ErrorDetailSerializer):
-    # Optional: `fields` is on validation errors only (README), so a 400 for a body that is
-    # not JSON has none, and a client generated from a required property refuses that answer.
+    # Optional: `fields` is on validation errors only (docs/api.md, "Errors"), so a 400 for a
+    # body that is not JSON has none, and a client generated from a required property refuses
+    # that answer.
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
@@ -31,7 +32,7 @@ class ValidationErrorDetailSerializer(ErrorDetailSerializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The error envelope (contract section 5), for the OpenAPI document."""
+    """The error envelope (docs/api.md, "Errors"), for the OpenAPI document."""
 
     error = ErrorDetailSerializer()
 
@@ -42,8 +43,8 @@ class ValidationErrorSerializer(serializers.Serializer):
     error = ValidationErrorDetailSerializer()
 
 
-# On every answer of an operation to a request with a valid key (contract section 6): so on
-# every status an operation documents except 401, whose request has no valid key.
+# On every answer of an operation to a request with a valid key (docs/api.md, "Rate limiting"):
+# so on every status an operation documents except 401, whose request has no valid key.
 RATE_LIMITED_STATUSES = [
     "200",
     "201",
@@ -103,8 +104,9 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
-# Every 401, and a 403 for a missing scope, say why in the RFC 6750 challenge (contract sections
-# 2 and 8); every 201 names the new resource; a page of a list links its neighbours (section 4).
+# Every 401, and a 403 for a missing scope, say why in the RFC 6750 challenge
+# (docs/api.md, "Authentication" and "Scopes"); every 201 names the new resource; a page of a
+# list links its neighbours (docs/api.md, "Pages").
 AUTHENTICATION_HEADERS = [
     OpenApiParameter(
         "WWW-Authenticate",
@@ -136,7 +138,7 @@ LINK_HEADERS = [
     )
 ]
 
-# Every POST takes an Idempotency-Key (contract section 4).
+# Every POST takes an Idempotency-Key (docs/api.md, "Retries: Idempotency-Key").
 IDEMPOTENCY_PARAMETERS = [
     OpenApiParameter(
         "Idempotency-Key",
@@ -160,10 +162,10 @@ IDEMPOTENCY_PARAMETERS = [
 POST_ERROR_STATUSES = (409, 422)
 
 # Every operation may answer these: no key or a bad one (or the IP budget's 429), an Accept it
-# cannot serve, the key's own limit (contract sections 2, 5 and 6), a bug (500) and an
+# cannot serve, the key's own limit (docs/api.md, "Order of checks"), a bug (500) and an
 # unavailable database (503), each with the error body, so clients can parse them too.
 SHARED_ERROR_STATUSES = (401, 406, 429, 500, 503)
-# A body sent chunked without Content-Length (the API's decision, README).
+# A body sent chunked without Content-Length (docs/api.md, "Transport"; docs/decisions.md).
 BODY_ERROR_STATUSES = (411,)
 
 
@@ -175,7 +177,7 @@ class APIAutoSchema(AutoSchema):
     answers."""
 
     def required_scope(self) -> str | None:
-        """The scope the operation needs (the view's `required_scopes`, contract section 8)."""
+        """The scope the operation needs (the view's `required_scopes`, docs/api.md, "Scopes")."""
         return getattr(self.view, "required_scopes", {}).get(getattr(self.view, "action", None))
 
     def get_override_parameters(self) -> list:
@@ -219,7 +221,7 @@ class APIAutoSchema(AutoSchema):
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         if (scope := self.required_scope()) is not None:
             # A key without the operation's scope is refused, whatever else the operation
-            # may refuse with a 403 (contract section 8).
+            # may refuse with a 403 (docs/api.md, "Scopes").
             lacking = f"the key lacks the scope `{scope}` (`{INSUFFICIENT_SCOPE[0]}`)"
             if "403" in responses:
                 forbidden = responses["403"]

@@ -1,4 +1,4 @@
-"""The scopes an API key may carry: one per operation (README, "Scopes"). Each app declares
+"""The scopes an API key may carry: one per operation (docs/api.md, "Scopes"). Each app declares
 the scopes of its own operations when it is ready (its AppConfig.ready); the API keys app
 offers whatever was declared. Listed in the order of INSTALLED_APPS, then of declaration, so
 that every list of scopes (forms, the OpenAPI document, a key's own) reads the same way

@@ -44,8 +44,8 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictSerializer(serializers.Serializer):
-    """A body whose unknown fields are refused by name, even with a null value (contract
-    section 3), so a typo or an `is_staff` never passes silently.
+    """A body whose unknown fields are refused by name, even with a null value
+    (docs/api.md, "Transport"), so a typo or an `is_staff` never passes silently.
 
     `null_as_absent` names the fields for which `null` counts as not sent. Every problem is
     listed at once: the fields' own, then `extra_errors()`, then the unknown fields.

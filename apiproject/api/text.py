@@ -1,5 +1,5 @@
 """Text a person types (names, descriptions) and text printed to an operator's terminal
-(contract sections 4 and 10).
+(docs/api.md, "Names people type").
 
 Stored text holds no control characters (Unicode category Cc; a description may keep newline
 and tab) and no bidirectional overrides, so a stored name cannot move a terminal's cursor,

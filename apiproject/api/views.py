@@ -35,10 +35,10 @@ class LengthRequired(exceptions.APIException):
 
 
 class APIViewSet(viewsets.GenericViewSet):
-    """A GenericViewSet whose checks run in the contract's order (section 5).
+    """A GenericViewSet whose checks run in the API's order (docs/api.md, "Order of checks").
 
     DRF's `initial()` checks permissions before throttles, and the method only after both;
-    the contract wants 406, then 401 (or the IP budget's 429), then the key's 429, then 405,
+    the API's rules want 406, then 401 (or the IP budget's 429), then the key's 429, then 405,
     then 403, then 411/413/415/400 (the body, the Idempotency-Key header). Counting right
     after the key is verified also gives every operation's answer, 403 and 405 included, its
     X-RateLimit headers. A POST with an Idempotency-Key claims it last, when the request has
@@ -48,7 +48,7 @@ class APIViewSet(viewsets.GenericViewSet):
 
     # No OPTIONS or TRACE: JSON operations only, everything else is 405.
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
-    # The scope each action needs (contract section 8), checked by HasRequiredScope.
+    # The scope each action needs (docs/api.md, "Scopes"), checked by HasRequiredScope.
     required_scopes: dict[str, str] = {}
     # The error statuses each action may answer besides those every operation shares, each with
     # the error body: documented by APIAutoSchema.
@@ -136,7 +136,8 @@ class APIViewSet(viewsets.GenericViewSet):
         return response
 
     def check_permissions(self, request: Request) -> None:
-        # The scope first: 403 insufficient_scope comes before 403 forbidden (section 5).
+        # The scope first: 403 insufficient_scope comes before 403 forbidden
+        # (docs/api.md, "Order of checks").
         HasRequiredScope().has_permission(request, self)
         super().check_permissions(request)
 

@@ -1,7 +1,7 @@
-"""Staff issue, change and revoke keys only within their own rights (contract section 10):
-superusers any key; other staff their own keys and those of active users who are neither
-staff nor superusers. Each rule is tried the way an attacker would: with forged requests,
-not only through what the pages offer."""
+"""Staff issue, change and revoke keys only within their own rights
+(docs/admin.md, "Staff authority"): superusers any key; other staff their own keys and those of
+active users who are neither staff nor superusers. Each rule is tried the way an attacker would:
+with forged requests, not only through what the pages offer."""
 
 import io
 from http import HTTPStatus

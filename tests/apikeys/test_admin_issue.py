@@ -1,5 +1,5 @@
-"""Issuing a key in admin (contract section 2): the add form, and the answer to its POST, which
-shows the plaintext once, issued through apikey_issue."""
+"""Issuing a key in admin (docs/admin.md, "The pages"; docs/api.md, "The key format"): the add form,
+and the answer to its POST, which shows the plaintext once, issued through apikey_issue."""
 
 import hashlib
 from http import HTTPStatus

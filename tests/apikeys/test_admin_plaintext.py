@@ -1,6 +1,6 @@
-"""A key issued in admin is shown once, in the answer to the add form's POST (contract
-section 2): never on another page, nor in a session, a cookie, a message, the admin log, an
-SQL statement, the cache or a log line."""
+"""A key issued in admin is shown once, in the answer to the add form's POST
+(docs/api.md, "The key format"): never on another page, nor in a session, a cookie, a message, the
+admin log, an SQL statement, the cache or a log line."""
 
 import logging
 from http import HTTPStatus

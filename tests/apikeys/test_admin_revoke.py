@@ -1,5 +1,5 @@
-"""Revoking keys in admin (contract section 2): the action on the change list and the button on
-a key's page, both through the services, recording when and by whom; a revoked key's page is
+"""Revoking keys in admin (docs/admin.md, "The pages"): the action on the change list and the button
+on a key's page, both through the services, recording when and by whom; a revoked key's page is
 read-only; keys are never deleted."""
 
 from http import HTTPStatus

@@ -1,4 +1,5 @@
-"""Contract section 2: `Authorization: Bearer <key>`, and one answer for every bad header."""
+"""`Authorization: Bearer <key>`, and one answer for every bad header
+(docs/api.md, "Authentication")."""
 
 import hashlib
 import hmac

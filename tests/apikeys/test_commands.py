@@ -1,5 +1,5 @@
-"""The key management commands: createapikey, revokeapikey and listapikeys (with a key's own
-rate limit, contract section 6)."""
+"""The key management commands (docs/api.md, "Commands"): createapikey, revokeapikey and
+listapikeys (with a key's own rate limit, docs/api.md, "Rate limiting")."""
 
 import re
 import subprocess

@@ -1,8 +1,8 @@
-"""Contract section 2 with key records cached in Redis (apikeys.keycache): no query to
-authenticate a known key, unknown prefixes cached too, and every change that must stop or
-narrow a key (revoked, rolled past its grace, expired, edited, its user deactivated or
-deleted) takes effect on the very next request, through the API, the admin and the commands,
-with Redis up and with Redis down."""
+"""Verifying keys (docs/api.md, "Verifying a key") with key records cached in Redis
+(apikeys.keycache): no query to authenticate a known key, unknown prefixes cached too, and every
+change that must stop or narrow a key (revoked, rolled past its grace, expired, edited, its user
+deactivated or deleted) takes effect on the very next request, through the API, the admin and the
+commands, with Redis up and with Redis down."""
 
 import hashlib
 import hmac

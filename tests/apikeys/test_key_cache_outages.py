@@ -1,7 +1,7 @@
-"""A key stopped while Redis is stopped (SIGSTOP) stays stopped on every server: refused while
-Redis is stopped (the servers verify against the database) and after it resumes, whatever
-Redis still holds (README, "The key cache"). The same for a change made by a command without
-REDIS_URL, and for a Redis restarted from a snapshot that holds the key's record.
+"""A key stopped while Redis is stopped (SIGSTOP) stays stopped on every server: refused while Redis
+is stopped (the servers verify against the database) and after it resumes, whatever Redis still
+holds (docs/operations.md, "The key cache, through faults"). The same for a change made by a command
+without REDIS_URL, and for a Redis restarted from a snapshot that holds the key's record.
 
 Two gunicorn servers of two workers each share a fresh database and a private Redis of this
 module's own; every door changes a key of its own: the API, the admin and the command, in

@@ -1,4 +1,4 @@
-"""Contract section 9: a user manages their own keys through the API."""
+"""A user manages their own keys through the API (docs/api.md, "Keys through the API")."""
 
 import re
 from datetime import UTC, datetime, timedelta

@@ -1,6 +1,6 @@
-"""Key names hold no control characters and no bidirectional overrides, wherever they are
-entered (service, command, admin), and the commands print every other unprintable character
-escaped (contract section 10): a stored value cannot rewrite an operator's terminal."""
+"""Key names hold no control characters and no bidirectional overrides, wherever they are entered
+(service, command, admin), and the commands print every other unprintable character escaped
+(docs/api.md, "Names people type"): a stored value cannot rewrite an operator's terminal."""
 
 import io
 from http import HTTPStatus

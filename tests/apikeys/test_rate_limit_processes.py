@@ -1,6 +1,6 @@
-"""Contract section 6 across real server processes: two gunicorn servers (two workers each)
-share one Redis, so a key's budget holds across all four processes; a server whose Redis is
-unreachable or silent still serves every request, without rate-limit headers.
+"""Rate limiting (docs/api.md, "Rate limiting") across real server processes: two gunicorn servers
+(two workers each) share one Redis, so a key's budget holds across all four processes; a server
+whose Redis is unreachable or silent still serves every request, without rate-limit headers.
 
 The servers share a fresh database of their own (on the PostgreSQL server when the tests run
 against one, else a SQLite file) and Redis from REDIS_URL. In-process tests flush that Redis

@@ -1,7 +1,7 @@
-"""Contract section 6's settings and stored limits: `N/m` rates validated wherever they are
-stored (settings refusing a bad rate at startup: test_settings.py; createapikey --rate-limit:
-test_commands.py), the per-process warning of `check --deploy`, and what /readyz and the API
-do when the cache cannot be reached."""
+"""The settings and stored limits of rate limiting (docs/api.md, "Rate limiting"): `N/m` rates
+validated wherever they are stored (settings refusing a bad rate at startup: test_settings.py;
+createapikey --rate-limit: test_commands.py), the per-process warning of `check --deploy`, and what
+/readyz and the API do when the cache cannot be reached."""
 
 import logging
 import secrets
@@ -34,7 +34,7 @@ BAD_RATES = [
     "100/m ",
     "-1/m",
     "1e3/m",
-    "\uff10/m",  # a fullwidth zero: a digit to str.isdigit, not to the contract
+    "\uff10/m",  # a fullwidth zero: a digit to str.isdigit, not to the API's `N/m` rule
     "",
 ]
 

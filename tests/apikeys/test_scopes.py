@@ -1,4 +1,4 @@
-"""Contract section 8: a key carries scopes, an operation needs one."""
+"""A key carries scopes, an operation needs one (docs/api.md, "Scopes")."""
 
 from http import HTTPStatus
 

@@ -1,4 +1,5 @@
-"""Contract section 2: how keys are issued, stored, verified and revoked (apikeys.services)."""
+"""How keys are issued, stored, verified and revoked (apikeys.services;
+docs/api.md, "Authentication")."""
 
 import hashlib
 import re

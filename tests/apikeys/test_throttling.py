@@ -1,4 +1,5 @@
-"""Contract section 6: rate limits per API key and per client IP, with a controlled clock.
+"""Rate limits per API key and per client IP (docs/api.md, "Rate limiting"), with a controlled
+clock.
 
 django-ratelimit's fixed windows are staggered per key: a key's window ends on the seconds
 congruent to crc32(key) modulo 60, and that last second still belongs to it.
@@ -255,7 +256,7 @@ def test_authentication_failures_carry_no_key_headers(anonymous_client):
     assert not RATE_HEADERS & set(response.headers)
 
 
-# --- The key's 429 in the order of checks (contract section 5) -----------------------------------
+# --- The key's 429 in the order of checks (docs/api.md, "Order of checks") ----------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""An unknown prefix costs what a known prefix with a wrong secret costs (contract section 11)."""
+"""An unknown prefix costs what a known prefix with a wrong secret costs
+(docs/api.md, "Verifying a key")."""
 
 import pytest
 

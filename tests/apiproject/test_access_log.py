@@ -1,4 +1,5 @@
-"""One access line per request, a 4xx logged once at INFO (contract section 11)."""
+"""One access line per request, a 4xx logged once at INFO
+(docs/operations.md, "Logs and metrics")."""
 
 import json
 import logging

@@ -1,6 +1,6 @@
-"""What holds for every list page of the admin (README, "Admin"): its cost does not grow with
-the rows it shows, and a searched list is counted once (no second count of the whole table).
-Each list's own columns, order and search are tested beside its app."""
+"""What holds for every list page of the admin (docs/admin.md, "Static files and list costs"): its
+cost does not grow with the rows it shows, and a searched list is counted once (no second count of
+the whole table). Each list's own columns, order and search are tested beside its app."""
 
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -1,7 +1,7 @@
-"""Failed admin logins are limited without letting anyone lock another person out (contract
-section 10): only failures count, per (username ignoring case, client IP) 10 per 15 minutes
-and per client IP 30 per 15 minutes; a correct password from an address with no failures is
-always let in, and a success clears that pair's count."""
+"""Failed admin logins are limited without letting anyone lock another person out
+(docs/admin.md, "Login limits"): only failures count, per (username ignoring case, client IP) 10 per
+15 minutes and per client IP 30 per 15 minutes; a correct password from an address with no failures
+is always let in, and a success clears that pair's count."""
 
 import re
 from datetime import UTC, datetime, timedelta

@@ -1,7 +1,7 @@
-"""Admin login attempts sent at once (contract section 10): of any number sent together for
-one (username, client IP), at most 10 are checked against the password and the rest are
-answered as locked; from one client IP, at most 30. Real concurrent requests, each from its
-own thread, client and database connection, counting in the shared Redis."""
+"""Admin login attempts sent at once (docs/admin.md, "Login limits"): of any number sent together
+for one (username, client IP), at most 10 are checked against the password and the rest are answered
+as locked; from one client IP, at most 30. Real concurrent requests, each from its own thread,
+client and database connection, counting in the shared Redis."""
 
 from datetime import UTC, datetime
 from http import HTTPStatus

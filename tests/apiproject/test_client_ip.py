@@ -1,4 +1,5 @@
-"""The client address (contract section 6): read as an IP address, whatever wraps it."""
+"""The client address (docs/api.md, "Client addresses"): read as an IP address, whatever wraps
+it."""
 
 from types import SimpleNamespace
 

@@ -1,11 +1,11 @@
-"""`check --deploy` on the README's production settings warns only about what the README
-explains (contract section 11)."""
+"""`check --deploy` on the documented production settings warns only about what the README
+explains (in full: docs/operations.md, "Headers and checks")."""
 
 import re
 
 from tests.processes import PROJECT_DIR, run_python
 
-# README.md, "Running in production": the environment of the recipe.
+# docs/operations.md, "Production stack": the environment of the recipe.
 PRODUCTION_ENVIRONMENT = {
     "DJANGO_SECRET_KEY": "k7Qp2VZ9mWc4Xr8Ls1Tn6Bd3Fh0Jg5Ya-Ue7Io9Pa2Sd4Fg6Hj8Kl0Zx1Cv3Bn5Mq",
     "DJANGO_ALLOWED_HOSTS": "api.example.com",
@@ -16,7 +16,8 @@ PRODUCTION_ENVIRONMENT = {
     "DJANGO_TRUST_X_FORWARDED_PROTO": "1",
     "API_TRUSTED_PROXY_COUNT": "1",
 }
-# Both are decisions about the whole domain, left to its owner (README explains them).
+# Both are decisions about the whole domain, left to its owner (the README names them;
+# docs/operations.md, "Headers and checks", explains them).
 EXPLAINED = {"security.W005", "security.W021"}
 
 

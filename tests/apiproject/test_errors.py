@@ -1,4 +1,5 @@
-"""The error envelope (contract section 5): every status >= 400 under /api/, whatever raised it."""
+"""The error envelope (docs/api.md, "Errors"): every status >= 400 under /api/, whatever raised
+it."""
 
 import json
 import textwrap

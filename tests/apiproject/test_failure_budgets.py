@@ -1,8 +1,7 @@
-"""The kernel's failure budgets (the admin login's, contract section 10): an attempt is
-counted before it is checked and gives its count back when it was no failure, exactly,
-whatever happened in between: its counter expired, its window rolled over, or a success
-cleared the budget. In the configured cache (Redis with REDIS_URL), and in process memory
-when the cache fails."""
+"""The kernel's failure budgets (the admin login's, docs/admin.md, "Login limits"): an attempt is
+counted before it is checked and gives its count back when it was no failure, exactly, whatever
+happened in between: its counter expired, its window rolled over, or a success cleared the budget.
+In the configured cache (Redis with REDIS_URL), and in process memory when the cache fails."""
 
 from datetime import UTC, datetime, timedelta
 

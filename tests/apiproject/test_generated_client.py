@@ -81,7 +81,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     def users_and_keys() -> tuple[str, str]:
         staff_key = manage("shell", "-c", USERS_SCRIPT).split()[-1]
-        # The key alone on the last line of stdout (README).
+        # The key alone on the last line of stdout (docs/api.md, "Commands").
         alice_key = manage("createapikey", "alice", "--name", "first").splitlines()[-1]
         return alice_key, staff_key
 
@@ -202,7 +202,7 @@ def answered(response: Any, status: HTTPStatus, model: type) -> Any:
 
 
 def is_utc_second(moment: Any) -> bool:
-    """A datetime as the contract writes them: UTC, whole seconds (section 1)."""
+    """A datetime as the API writes them: UTC, whole seconds (docs/api.md, "Transport")."""
     return (
         isinstance(moment, datetime)
         and moment.utcoffset() == timedelta(0)
@@ -548,5 +548,5 @@ def test_every_400_is_the_one_the_schema_describes(
     error = error_of(response, HTTPStatus.BAD_REQUEST, "invalid_request")
     assert isinstance(error, generated.models.ValidationErrorDetail)
     assert isinstance(error.details, str)
-    # `fields` on validation errors only (README, Errors).
+    # `fields` on validation errors only (docs/api.md, "Errors").
     assert (error.fields is not generated.package.types.UNSET) == lists_fields, raw.text

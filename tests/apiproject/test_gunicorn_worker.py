@@ -1,6 +1,6 @@
 """What gunicorn's parser refuses gets the error body from our worker, not gunicorn's HTML
-(README: Running in production). Through nginx, tests/serving covers the real requests; here
-every kind of fault, including those nginx never lets reach gunicorn."""
+(docs/operations.md, "nginx"). Through nginx, tests/serving covers the real requests; here every
+kind of fault, including those nginx never lets reach gunicorn."""
 
 import json
 import logging

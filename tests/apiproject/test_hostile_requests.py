@@ -1,5 +1,5 @@
-"""Requests found by fuzzing the running service that once answered 500 or HTML: each must
-now get the error envelope (contract section 5), or be served as the contract says."""
+"""Requests found by fuzzing the running service that once answered 500 or HTML: each must now get
+the error envelope (docs/api.md, "Errors"), or be served as the API's rules say (docs/api.md)."""
 
 import io
 import json

@@ -1,4 +1,5 @@
-"""Contract section 4, Retries: `Idempotency-Key` on every POST (apiproject.api.idempotency)."""
+"""`Idempotency-Key` on every POST (docs/api.md, "Retries: Idempotency-Key";
+apiproject.api.idempotency)."""
 
 import json
 import threading
@@ -238,7 +239,7 @@ def test_a_key_of_printable_ascii_up_to_255_characters_is_accepted(user_client, 
 
 
 def test_the_key_is_judged_after_the_body(user_client):
-    # Contract section 5: 415 comes before a 400.
+    # 415 comes before a 400 (docs/api.md, "Order of checks").
     response = user_client.post(
         PROJECTS_URL, data="name=x", content_type="text/plain", HTTP_IDEMPOTENCY_KEY=""
     )

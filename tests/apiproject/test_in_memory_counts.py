@@ -1,5 +1,5 @@
-"""The kernel's fixed-window counters in process memory, which count the budgets that stop
-guessing while the shared cache fails (contract section 6): exact across threads, and
+"""The kernel's fixed-window counters in process memory, which count the budgets that stop guessing
+while the shared cache fails (docs/api.md, "When the cache fails"): exact across threads, and
 bounded however many addresses a flood brings."""
 
 import threading

@@ -1,5 +1,5 @@
-"""/metrics (contract section 11): Prometheus text for the token's bearer, an unknown path's
-404 for anyone else."""
+"""/metrics (docs/operations.md, "Logs and metrics"): Prometheus text for the token's bearer, an
+unknown path's 404 for anyone else."""
 
 from http import HTTPStatus
 

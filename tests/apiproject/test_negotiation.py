@@ -1,4 +1,5 @@
-"""`Accept` by RFC 9110 specificity, and media ranges refused as a body's type (contract 1)."""
+"""`Accept` by RFC 9110 specificity, and media ranges refused as a body's type
+(docs/api.md, "Transport")."""
 
 from http import HTTPStatus
 

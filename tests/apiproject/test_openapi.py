@@ -37,8 +37,8 @@ def test_every_operation_documents_the_shared_errors_and_rate_limit_headers(sche
         if method in {"post", "patch"}:
             assert "411" in responses, (path, method)
         for status, response in responses.items():
-            # 401 and 406 are answered before a key is counted (contract section 6); a 500 or
-            # 503 may come before the count too.
+            # 401 and 406 are answered before a key is counted (docs/api.md, "Rate limiting");
+            # a 500 or 503 may come before the count too.
             if status not in {"401", "406", "500", "503"}:
                 assert "X-RateLimit-Remaining" in response.get("headers", {}), (path, status)
         assert "Retry-After" in responses["429"]["headers"]
@@ -108,7 +108,7 @@ def test_scopes_asked_for_are_the_scopes_keys_carry(schema):
 
 def test_no_operation_is_described_by_its_view_class_docstring(schema):
     for path, method, operation in operations(schema):
-        assert "contract section" not in operation["description"], (path, method)
+        assert "docs/api.md" not in operation["description"], (path, method)
 
 
 @pytest.mark.parametrize("component", ["UserCreate", "ProjectWrite", "PatchedProjectWrite"])

@@ -1,6 +1,6 @@
-"""Contract section 5: with several faults, the first of these decides:
-unknown path 404, 406, 401, (the key's 429: test_throttling.py), 405, 403, then 413/415/400
-(each of those alone: test_errors.py)."""
+"""With several faults, the first of these decides (docs/api.md, "Order of checks"): unknown path
+404, 406, 401, (the key's 429: test_throttling.py), 405, 403, then 413/415/400 (each of those alone:
+test_errors.py)."""
 
 from http import HTTPStatus
 

@@ -1,4 +1,5 @@
-"""X-Request-ID (contract section 7): on every response, the caller's when sane, in the logs."""
+"""X-Request-ID (docs/api.md, "Request ids"): on every response, the caller's when sane, in the
+logs."""
 
 import io
 import logging

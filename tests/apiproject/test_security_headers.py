@@ -1,4 +1,5 @@
-"""nosniff everywhere, HSTS and the HTTPS redirect as settings (contract section 11)."""
+"""nosniff everywhere, HSTS and the HTTPS redirect as settings
+(docs/operations.md, "Headers and checks")."""
 
 from http import HTTPStatus
 

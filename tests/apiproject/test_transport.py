@@ -1,4 +1,4 @@
-"""Contract section 1: paths, trailing slashes, JSON as the only representation; each rule
+"""Paths, trailing slashes, JSON as the only representation (docs/api.md, "Transport"); each rule
 tested once here for every operation it holds for."""
 
 from http import HTTPStatus

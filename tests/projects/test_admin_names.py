@@ -1,5 +1,5 @@
-"""Contract section 4's name rules in the admin: the per-owner unique name and the refused
-characters are form errors there too, and nothing is saved."""
+"""The project name rules (docs/api.md, "Projects") in the admin: the per-owner unique name and the
+refused characters are form errors there too, and nothing is saved."""
 
 from http import HTTPStatus
 

@@ -1,4 +1,4 @@
-"""Contract section 4's unique name per owner arrives by a migration that must work on a
+"""The unique name per owner (docs/api.md, "Projects") arrives by a migration that must work on a
 database already holding duplicate names: the later duplicates are renamed, nothing is lost."""
 
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,5 @@
-"""GET /api/v1/projects (contract section 4, with the query-parameter rules of section 1)."""
+"""GET /api/v1/projects (docs/api.md, "Projects" and "Pages", with the query-parameter rules of
+"Transport")."""
 
 import re
 from datetime import UTC, datetime, timedelta

@@ -1,5 +1,5 @@
-"""Project names and descriptions hold no control characters (a description may keep newline
-and tab) and no bidirectional overrides (contract sections 4 and 10), through the admin too."""
+"""Project names and descriptions hold no control characters (a description may keep newline and
+tab) and no bidirectional overrides (docs/api.md, "Names people type"), through the admin too."""
 
 from http import HTTPStatus
 

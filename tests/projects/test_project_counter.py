@@ -1,6 +1,6 @@
-"""Contract section 4: "The cap and the list's total count every project the user owns, however
-it was made" -- with the total kept per owner by the database (OwnerProjectTotal and its
-triggers) instead of counted on every request."""
+"""The cap and the list's total count every project the user owns, however it was made
+(docs/api.md, "Projects") -- with the total kept per owner by the database (OwnerProjectTotal and
+its triggers) instead of counted on every request."""
 
 from http import HTTPStatus
 

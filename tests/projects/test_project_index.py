@@ -1,5 +1,5 @@
-"""Contract section 4: an index serves a page of one owner's projects, newest first, without
-reading other owners' rows or sorting."""
+"""An index serves a page of one owner's projects, newest first, without reading other owners' rows
+or sorting (docs/api.md, "Pages")."""
 
 import pytest
 from django.db import connection

@@ -1,5 +1,5 @@
-"""Contract section 4 under concurrency, on PostgreSQL: the per-owner unique name and the
-project cap hold when requests arrive at the same moment."""
+"""The project rules (docs/api.md, "Projects") under concurrency, on PostgreSQL: the per-owner
+unique name and the project cap hold when requests arrive at the same moment."""
 
 from http import HTTPStatus
 

@@ -1,5 +1,5 @@
-"""Contract section 4: one project (GET, PATCH, DELETE /api/v1/projects/{id}) and creating
-projects (POST /api/v1/projects)."""
+"""One project (GET, PATCH, DELETE /api/v1/projects/{id}) and creating projects
+(POST /api/v1/projects), as docs/api.md, "Projects" has them."""
 
 from http import HTTPStatus
 
@@ -363,7 +363,7 @@ def test_patch_refuses_what_create_refuses(user_client, project, body):
 
 
 def test_patch_judges_the_body_before_the_project_is_looked_up(user_client, others_project):
-    # Contract section 5: 400 comes before the operation's own 404.
+    # 400 comes before the operation's own 404 (docs/api.md, "Order of checks").
     response = user_client.patch(detail_url(public_id(others_project)), {"name": ""}, format="json")
 
     assert response.status_code == HTTPStatus.BAD_REQUEST

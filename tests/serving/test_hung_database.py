@@ -1,6 +1,6 @@
-"""A database that hangs (stopped, not refusing) gets 503 envelopes within the time limits,
-never a dropped connection, and the stack recovers by itself (contract section 11), leaving
-no Idempotency-Key claim behind."""
+"""A database that hangs (stopped, not refusing) gets 503 envelopes within the time limits, never a
+dropped connection, and the stack recovers by itself (docs/operations.md, "Time limits"), leaving no
+Idempotency-Key claim behind."""
 
 import signal
 import time

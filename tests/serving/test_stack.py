@@ -1,6 +1,6 @@
-"""The README's production stack (`make serve`: nginx in front of gunicorn) against
-PostgreSQL and Redis: slow clients, malformed requests, methods, long queries, request ids
-and client addresses (README: Running in production, Rate limiting)."""
+"""The production stack (`make serve`: nginx in front of gunicorn) against PostgreSQL and Redis:
+slow clients, malformed requests, methods, long queries, request ids and client addresses
+(docs/operations.md, "Production stack"; docs/api.md, "Client addresses")."""
 
 import http.client
 import json
@@ -138,7 +138,7 @@ def test_a_client_that_stops_sending_is_cut_off_within_10_s(stack):
 
     for seconds, received in cut_offs:
         assert 9 < seconds < 11.5, seconds  # client_header_timeout, client_body_timeout
-        assert received == b""  # closed without an answer, as the README says
+        assert received == b""  # closed without an answer, as docs/operations.md says
 
 
 # --- Malformed requests --------------------------------------------------------------------------

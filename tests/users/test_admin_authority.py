@@ -1,8 +1,8 @@
-"""Staff change users only within their own rights (contract section 10). With
-users.change_user alone: users who are neither staff nor superusers (profile, active flag,
-password) and their own profile; never anyone's rights, nor any field or the password of
-another staff or superuser account. users.add_user makes users without rights, whatever is
-forged into the form. Each rule is tried with forged requests."""
+"""Staff change users only within their own rights (docs/admin.md, "Staff authority"). With
+users.change_user alone: users who are neither staff nor superusers (profile, active flag, password)
+and their own profile; never anyone's rights, nor any field or the password of another staff or
+superuser account. users.add_user makes users without rights, whatever is forged into the form. Each
+rule is tried with forged requests."""
 
 import re
 from http import HTTPStatus

@@ -1,4 +1,4 @@
-"""POST /api/v1/users (contract sections 1, 2, 3 and 5)."""
+"""POST /api/v1/users (docs/api.md, "Users", with "Transport", "Authentication" and "Errors")."""
 
 import json
 import re
@@ -203,7 +203,8 @@ def test_empty_body_names_username_first_and_lists_every_field(staff_client, use
 
 
 def test_several_problems_details_follow_username_email_password_order(staff_client):
-    # Keys in the reverse order: the contract's order decides, not the body's.
+    # Keys in the reverse order: the fields' order decides, not the body's
+    # (docs/api.md, "Errors").
     body = {"password": "123", "email": "not-an-email", "username": "jöhn"}
 
     response = staff_client.post(USERS_URL, body)

@@ -1,4 +1,4 @@
-"""An internationalised domain has one stored spelling, Unicode NFC (contract section 3)."""
+"""An internationalised domain has one stored spelling, Unicode NFC (docs/api.md, "Users")."""
 
 from http import HTTPStatus
 

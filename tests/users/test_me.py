@@ -1,4 +1,4 @@
-"""Contract section 3: GET /api/v1/users/me, the key's own user."""
+"""GET /api/v1/users/me, the key's own user (docs/api.md, "Users")."""
 
 from http import HTTPStatus
 

@@ -1,4 +1,5 @@
-"""GET /api/v1/users/{user_id} (contract sections 1, 2, 3 and 5)."""
+"""GET /api/v1/users/{user_id} (docs/api.md, "Users", with "Transport", "Authentication" and
+"Errors")."""
 
 import re
 from datetime import UTC, datetime

@@ -1,5 +1,6 @@
-"""Uniqueness ignoring case, held by the database (contract section 3, STYLE "The database
-keeps the invariants"): the constraints, the service's handling of a lost race, and a real race."""
+"""Uniqueness ignoring case, held by the database (docs/api.md, "Users": the code checks it too, but
+the constraint is what holds under concurrency): the constraints, the service's handling of a lost
+race, and a real race."""
 
 from functools import partial
 from http import HTTPStatus
