@@ -63,9 +63,9 @@ class APIViewSet(viewsets.GenericViewSet):
             request, *args, **kwargs
         )
         self.perform_authentication(request)
-        self.check_throttles(request)
         # From here on the answer counts against the key (docs/api.md, "Rate limiting").
         self.credentials_counted = True
+        self.check_throttles(request)
         self.check_method(request)
         self.check_permissions(request)
         self.check_body_length(request)

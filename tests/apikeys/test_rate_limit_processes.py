@@ -27,6 +27,7 @@ from tests.servers import (
     gunicorn_servers,
     issue_server_key,
     require_redis,
+    send,
 )
 
 pytestmark = pytest.mark.redis
@@ -221,6 +222,51 @@ def test_concurrent_burst_refusals_carry_retry_after_and_the_envelope(burst):
         reset = reply.int_header("X-RateLimit-Reset")
         assert 1 <= retry_after <= max(1, reset - int(reply.sent_at))
         assert reply.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+# --- a key's usage: the mix of answers, counted across both servers --------------------------
+
+USAGE_LIMIT = 50
+# (method, path, the status when not refused for the limit), sent alternately to the servers.
+USAGE_MIX = [
+    *[("GET", PROJECTS_PATH, HTTPStatus.OK)] * 40,
+    *[("GET", f"{PROJECTS_PATH}/project-0", HTTPStatus.NOT_FOUND)] * 10,
+    *[("PUT", PROJECTS_PATH, HTTPStatus.METHOD_NOT_ALLOWED)] * 10,
+]
+
+
+@pytest.fixture(scope="module")
+def usage_mix(server_database, shared_servers) -> tuple[list[Reply], Reply]:
+    """The mix sent at once with a fresh key of its own limit, alternating between the
+    servers, then that key's usage read with another key of its user (here: the tests empty
+    Redis before each test): (the mix's replies, the usage's reply)."""
+    key = issue_server_key(server_database, USERNAME, "--rate-limit", f"{USAGE_LIMIT}/m")
+    reader = issue_server_key(server_database, USERNAME)
+    with ThreadPoolExecutor(max_workers=BURST_THREADS) as pool:
+        futures = [
+            pool.submit(send, shared_servers[index % 2], method, path, key)
+            for index, (method, path, _) in enumerate(USAGE_MIX)
+        ]
+        replies = [future.result() for future in futures]
+    usage = get(shared_servers[1], f"/api/v1/keys/{key.split('_')[1]}/usage?days=2", reader)
+    return replies, usage
+
+
+def test_a_keys_usage_counts_the_mix_of_answers_exactly_across_servers(usage_mix):
+    replies, usage = usage_mix
+    observed = statuses(replies)
+
+    assert usage.status == HTTPStatus.OK
+    assert HTTPStatus.TOO_MANY_REQUESTS in observed  # the mix went past the limit
+    counted = {
+        field: sum(day[field] for day in usage.json()["days"])
+        for field in ("requests", "errors", "rate_limited")
+    }
+    assert counted == {
+        "requests": len(USAGE_MIX),
+        "errors": sum(1 for status in observed if status in {404, 405}),
+        "rate_limited": observed.count(HTTPStatus.TOO_MANY_REQUESTS),
+    }
 
 
 # --- a key's own limit (createapikey --rate-limit) -------------------------------------------

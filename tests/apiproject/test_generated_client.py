@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from types import ModuleType
 from typing import Any
@@ -453,6 +453,34 @@ def test_keys(generated: GeneratedClient, server: Server):
     )
     listed = documented(generated.call("v1_keys_list", key, page=1, limit=100).parsed)
     assert [k.id for k in listed.data] == [successor.id, narrow.id, own.id]
+
+    # What happened to the rolled key, and how much it was used.
+    events = answered(
+        generated.call("v1_keys_events_list", key, key_id=narrow.id, page=1, limit=20),
+        HTTPStatus.OK,
+        models.PaginatedKeyEventList,
+    )
+    assert [(event.type_, event.via) for event in events.data] == [
+        (models.TypeEnum.REVOKED, models.ViaEnum.API),
+        (models.TypeEnum.ROLLED, models.ViaEnum.API),
+        (models.TypeEnum.ISSUED, models.ViaEnum.API),
+    ]
+    assert all(is_utc_second(event.at) and event.ip for event in events.data)
+    usage = answered(
+        generated.call("v1_keys_usage_retrieve", key, key_id=narrow.id, days=3),
+        HTTPStatus.OK,
+        models.KeyUsage,
+    )
+    assert usage.key_id == narrow.id
+    assert [day.date for day in usage.days][-1] == datetime.now(UTC).date()
+    # Two reads of projects and two 403s for a scope it lacks; its 401s after the revocation
+    # are not its: a revoked key is no key.
+    assert (usage.days[-1].requests, usage.days[-1].errors) == (4, 2)
+    error_of(
+        generated.call("v1_keys_usage_retrieve", key, key_id=narrow.id, days=91),
+        HTTPStatus.BAD_REQUEST,
+        "invalid_request",
+    )
 
 
 # --- Every 400, as the schema describes it -------------------------------------------------------
