@@ -17,13 +17,29 @@ TOUCH_TTL_SECONDS = 24 * 60 * 60
 # the database meanwhile (apikeys.usage), even if a run or two of it is missed.
 USAGE_TTL_SECONDS = 3 * 24 * 60 * 60
 
+# Counting one request against a key: its window's counter (expiring with the window) and
+# its day's `requests` (expiring after USAGE_TTL_SECONDS), shared by both scripts that count.
+_COUNT_FUNCTION = """
+local function count_request(counter, counter_ttl, usage, usage_ttl)
+  local count = redis.call('INCR', counter)
+  if count == 1 then
+    redis.call('EXPIRE', counter, counter_ttl)
+  end
+  redis.call('HINCRBY', usage, 'requests', 1)
+  redis.call('EXPIRE', usage, usage_ttl, 'NX')
+  return count
+end
+"""
+
 # KEYS: record, counter, generation, touch, the day's usage. ARGV: digest, counter TTL (s), now
 # (epoch s), touch interval (s), touch TTL (s), trusted ('1', or '0': the record may predate a
 # recorded change, read it as a miss), usage TTL (s). {0, generation} for a miss; {1} when the
 # digest does not match (nothing is counted); {2, record, count, touch} when it does: the
 # request counted against the key's limit and its day, touch = 1 when this request is the one
 # that refreshes last_used_at (at most once per interval, across every process).
-_READ_AND_COUNT = """
+_READ_AND_COUNT = (
+    _COUNT_FUNCTION
+    + """
 local record = redis.call('GET', KEYS[1])
 if not record or ARGV[6] ~= '1' then
   return {0, redis.call('GET', KEYS[3]) or '0'}
@@ -31,12 +47,7 @@ end
 if string.sub(record, 1, 64) ~= ARGV[1] then
   return {1}
 end
-local count = redis.call('INCR', KEYS[2])
-if count == 1 then
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-end
-redis.call('HINCRBY', KEYS[5], 'requests', 1)
-redis.call('EXPIRE', KEYS[5], ARGV[7], 'NX')
+local count = count_request(KEYS[2], ARGV[2], KEYS[5], ARGV[7])
 local touch = 0
 local now = tonumber(ARGV[3])
 local last = tonumber(redis.call('GET', KEYS[4]) or '-1')
@@ -46,6 +57,7 @@ if last < 0 or now - last >= tonumber(ARGV[4]) or now < last then
 end
 return {2, record, count, touch}
 """
+)
 
 # KEYS: record, generation, touch. ARGV: the generation read before the database, record, TTL
 # (ms), last use (epoch s, '' for never), touch TTL (s). 1 when written, 0 when an
@@ -62,15 +74,7 @@ return 1
 """
 
 # KEYS: counter, the day's usage. ARGV: counter TTL (s), usage TTL (s).
-_COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-end
-redis.call('HINCRBY', KEYS[2], 'requests', 1)
-redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
-return count
-"""
+_COUNT = _COUNT_FUNCTION + "return count_request(KEYS[1], ARGV[1], KEYS[2], ARGV[2])\n"
 
 _scripts: dict[str, Script] = {}
 
