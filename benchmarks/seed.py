@@ -33,13 +33,16 @@ class KeyHolder(NamedTuple):
     key: str  # the plaintext, sent as a bearer token
 
 
-def ensure_database(database_url: str) -> None:
+def ensure_database(database_url: str, *, fresh: bool = False) -> None:
+    """The benchmark's own database, made if missing (made again if `fresh`)."""
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
     if not re.fullmatch(r"[a-z0-9_]+", name) or name.startswith("test_"):
         sys.exit(f"Refusing database {name!r}: the benchmark needs one of its own")
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as admin:
+        if fresh:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             admin.execute(f'CREATE DATABASE "{name}"')
@@ -49,9 +52,18 @@ def seed(scale: dict[str, int], database_url: str) -> None:
     """Users bench-1..N with `projects` projects each, bench-big with `big`, bench-writer
     with none (POST + DELETE), unless the database holds exactly that already."""
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import DatabaseError, connection
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
 
-    call_command("migrate", verbosity=0)
+    try:
+        call_command("migrate", verbosity=0)
+    except (DatabaseError, InconsistentMigrationHistory) as exc:
+        # Migrated by another layout of the migrations (squashed since, say): the data is the
+        # benchmark's own, generated, so the database is made again.
+        print(f"data: the database does not migrate ({exc}); making it again")
+        connection.close()
+        ensure_database(database_url, fresh=True)
+        call_command("migrate", verbosity=0)
     wanted = json.dumps(scale, sort_keys=True)
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS benchmark_seed (scale text NOT NULL)")
