@@ -136,6 +136,23 @@ def test_an_unknown_prefix_is_cached_like_a_known_one(db):
     assert cached(keys.checked_prefix(plaintext))
 
 
+def test_an_unknown_prefix_is_cached_as_long_as_a_known_one(issued):
+    """A probe that waits between two tries cannot tell a known prefix from an unknown one by
+    which of them is still cached."""
+    from django_redis import get_redis_connection
+
+    unknown = forged_key()
+    api_client(unknown).get(PROJECTS_URL)
+    api_client(forged_key(issued.api_key.prefix)).get(PROJECTS_URL)  # known, wrong secret
+
+    redis = get_redis_connection("default")
+    lives = [
+        redis.pttl(record_key(prefix))
+        for prefix in (keys.checked_prefix(unknown), issued.api_key.prefix)
+    ]
+    assert all(55_000 < life <= 60_000 for life in lives), lives
+
+
 def test_an_unknown_cached_prefix_still_compares_a_digest(db, monkeypatch):
     plaintext = forged_key()
     api_client(plaintext).get(PROJECTS_URL)
