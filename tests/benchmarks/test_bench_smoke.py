@@ -26,13 +26,13 @@ ENDPOINTS = [
 
 def bench_urls() -> tuple[str, str]:
     """A database and a Redis database of the smoke run's own, on the servers the tests use:
-    never the test database, nor the Redis database the tests empty, nor `make bench`'s."""
+    never the test database, nor the Redis database the tests empty, nor `make bench`'s. The
+    database is named after the test run's (`test_x` runs `x_bench_smoke`): checkouts of
+    different branches, sharing one server, each migrate their own."""
     database = connection.settings_dict
     credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
-    database_url = (
-        f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}"
-        "/apiproject_bench_smoke"
-    )
+    name = database["NAME"].removeprefix("test_") + "_bench_smoke"
+    database_url = f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}/{name}"
     redis = urlsplit(settings.REDIS_URL)
     redis_db = "7" if redis.path.strip("/") == "8" else "8"
     return database_url, urlunsplit(redis._replace(path=f"/{redis_db}"))
