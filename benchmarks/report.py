@@ -49,7 +49,7 @@ def cpu_model() -> str:
     return match.group(1).strip() if match else "unknown"
 
 
-def conditions(args: argparse.Namespace) -> Conditions:
+def conditions(args: argparse.Namespace, scale: dict[str, int]) -> Conditions:
     """What the figures are worth comparing with: the code, the harness, the machine."""
     with psycopg.connect(args.database_url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
@@ -63,6 +63,8 @@ def conditions(args: argparse.Namespace) -> Conditions:
         "wrk": f"-t{args.threads} -c{args.connections}",
         "rounds": args.rounds,
         "round_seconds": args.duration,
+        "data": f"{scale['users']} users x {scale['projects']} projects"
+        + (f", one user with {scale['big']}" if scale["big"] else ""),
         "server": gunicorn_description(args.workers) + ", DJANGO_DEBUG=0",
         "postgresql": postgresql,
         "redis": str(redis.Redis.from_url(args.redis_url).info("server")["redis_version"]),

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     listed = selected(endpoints(scale, issue_keys()), args.only)
     connection.close()  # the servers have the database to themselves
 
-    run = conditions(args)
+    run = conditions(args, scale)
     print_conditions(run)
     postmaster = local_postmaster_pid(args.database_url)
     if postmaster is None:
