@@ -169,9 +169,9 @@ def assumptions(measured: Measurements, mix: Mix, utilisation: float, source: Pa
         f"- Every resource is sized to be at most {utilisation:.0%} busy on average. The "
         "latencies measured come from wrk's closed loop, which keeps the machine saturated; "
         "below that, requests queue less, so the p99 stays at or under the measured one (the "
-        "latency target). For a one-core queue (a Redis shard) the mean wait is u/(1-u) "
-        f"service times: {utilisation / (1 - utilisation):.1f} at {utilisation:.0%}, 9 at "
-        "90%, on commands that take microseconds."
+        "latency target). A one-core queue (a Redis shard) waits on average u/(1-u) times its "
+        "service time (Redis's CPU per request): "
+        f"{utilisation / (1 - utilisation):.1f} times at {utilisation:.0%}, 9 times at 90%."
         if utilisation < 1
         else "- Every resource is sized to be fully busy: no headroom for queueing."
     )
