@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run serve test bench lint format collectstatic clean
+.PHONY: install install-dev run serve test bench capacity lint format collectstatic clean
 
 # Reinstalled whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt
@@ -41,6 +41,12 @@ test: install-dev
 # BENCH_ARGS adds options, e.g. BENCH_ARGS="--scale large" or BENCH_ARGS="--smoke".
 bench: install-dev
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# What 1,000, 10,000 and 100,000 requests/s need, from what the last `make bench` measured
+# (benchmarks/last-run.json; docs/performance.md, "Capacity"). CAPACITY_ARGS adds options,
+# e.g. CAPACITY_ARGS="--utilisation 0.5 --mix 'GET /projects=90,POST+DELETE /projects=10'".
+capacity: install
+	$(BIN)/python -m benchmarks.capacity $(CAPACITY_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

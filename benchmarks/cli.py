@@ -1,6 +1,9 @@
 """The command line of `make bench` (BENCH_ARGS), and the data size it asks for."""
 
 import argparse
+from pathlib import Path
+
+from benchmarks.measurements import LAST_RUN
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/apiproject_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -22,6 +25,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--only", help="endpoint names to measure, separated by ';'")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=LAST_RUN,
+        help="the measurements file that `make capacity` reads (default: %(default)s)",
+    )
     parser.add_argument(
         "--profile",
         metavar="ENDPOINT",

@@ -19,6 +19,11 @@ class Round:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int  # completed in the round
+    # CPU ms per request in the round (benchmarks/cpu.py); None: not measured.
+    service_cpu_ms: float | None = None
+    redis_cpu_ms: float | None = None
+    postgres_cpu_ms: float | None = None
 
 
 @dataclass
@@ -28,6 +33,11 @@ class Result:
 
     def median(self, attribute: str) -> float:
         return statistics.median(getattr(r, attribute) for r in self.rounds)
+
+    def median_if_measured(self, attribute: str) -> float | None:
+        """The median, or None when a round did not measure it."""
+        values = [getattr(r, attribute) for r in self.rounds]
+        return None if None in values else statistics.median(values)
 
 
 def ensure_wrk() -> str:
@@ -54,15 +64,17 @@ def _milliseconds(text: str) -> float:
 def parse_wrk(output: str) -> Round:
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
     rate = re.search(r"^Requests/sec:\s+([0-9.]+)", output, re.MULTILINE)
+    requests = re.search(r"^\s*(\d+) requests in ", output, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
-    if rate is None or "50" not in percentiles:
+    if rate is None or requests is None or "50" not in percentiles:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     return Round(
         requests_per_second=float(rate.group(1)),
         p50_ms=_milliseconds(percentiles["50"]),
         p99_ms=_milliseconds(percentiles["99"]),
         errors=(int(errors.group(1)) if errors else 0) + (1 if socket_errors else 0),
+        requests=int(requests.group(1)),
     )
 
 

@@ -1,12 +1,22 @@
-"""What `make bench` prints: the run's conditions, then per round and the medians."""
+"""What `make bench` prints: the run's conditions, then per round and the medians, and what
+it writes for `make capacity` (benchmarks/measurements.py)."""
 
 import argparse
 import os
+import re
 import subprocess
 import time
+from pathlib import Path
+
+import psycopg
+import redis
 
 from benchmarks.load import Result
-from benchmarks.servers import GUNICORN_CONF, ROOT
+from benchmarks.measurements import EndpointCosts, Measurements
+from benchmarks.per_request import Counts
+from benchmarks.servers import ROOT, gunicorn_description
+
+Conditions = dict[str, str | int | float | bool]
 
 
 def git_commit() -> str:
@@ -30,19 +40,51 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def print_conditions(args: argparse.Namespace) -> None:
-    """What the figures are worth comparing with: the code, the harness, the machine's load."""
-    print(f"commit {git_commit()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+def cpu_model() -> str:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    return match.group(1).strip() if match else "unknown"
+
+
+def conditions(args: argparse.Namespace, scale: dict[str, int]) -> Conditions:
+    """What the figures are worth comparing with: the code, the harness, the machine."""
+    with psycopg.connect(args.database_url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        postgresql = row[0] if row else "unknown"
+    return {
+        "smoke": bool(args.smoke),
+        "commit": git_commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "cpus": os.cpu_count() or 0,
+        "cpu_model": cpu_model(),
+        "wrk": f"-t{args.threads} -c{args.connections}",
+        "rounds": args.rounds,
+        "round_seconds": args.duration,
+        "data": f"{scale['users']} users x {scale['projects']} projects"
+        + (f", one user with {scale['big']}" if scale["big"] else ""),
+        "server": gunicorn_description(args.workers) + ", DJANGO_DEBUG=0",
+        "postgresql": postgresql,
+        "redis": str(redis.Redis.from_url(args.redis_url).info("server")["redis_version"]),
+        "load_before": load_average(),
+    }
+
+
+def print_conditions(run: Conditions) -> None:
+    print(f"commit {run['commit']}, {run['date']}")
     print(
-        f"wrk -t{args.threads} -c{args.connections}, {args.rounds} rounds of {args.duration} s, "
-        f"gunicorn {args.workers} sync workers, "
-        f"{'gunicorn.conf.py' if GUNICORN_CONF.exists() else 'no gunicorn.conf.py'}"
-        f", DJANGO_DEBUG=0, {os.cpu_count()} CPUs"
+        f"wrk {run['wrk']}, {run['rounds']} rounds of {run['round_seconds']} s, {run['server']}, "
+        f"{run['cpus']} CPUs ({run['cpu_model']}), PostgreSQL {run['postgresql']}, "
+        f"Redis {run['redis']}"
     )
-    print(f"load average before: {load_average()}", flush=True)
+    print(f"load average before: {run['load_before']}", flush=True)
 
 
-def print_report(results: dict[str, Result], counts: dict[str, str], memory: list[float]) -> None:
+def print_report(
+    results: dict[str, Result], counts: dict[str, Counts], memory: list[float]
+) -> None:
     print()
     print("Per round (requests/s, p50 ms, p99 ms; ratio of requests/s to the floor's round):")
     for result in results.values():
@@ -77,7 +119,54 @@ def print_report(results: dict[str, Result], counts: dict[str, str], memory: lis
         print(
             f"{name:<28}{result.median('requests_per_second'):9.1f}"
             f"{result.median('p50_ms'):9.2f}{result.median('p99_ms'):9.2f}"
-            f"{ratio:>9}{p99_ratio:>8}  {counts.get(name, '')}"
+            f"{ratio:>9}{p99_ratio:>8}  {counts[name].label}"
         )
+    print_costs(results, counts)
     if memory:
         print(f"\nworker peak memory (VmHWM): {', '.join(f'{m:.1f} MiB' for m in memory)}")
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def print_costs(results: dict[str, Result], counts: dict[str, Counts]) -> None:
+    print(
+        "\nCost per request. CPU ms (service: gunicorn's processes; Redis: its main thread;\n"
+        "PostgreSQL: the whole cluster): medians of the rounds, the CPU over each round over\n"
+        "the requests wrk completed in it. SQL statements, Redis round trips and DB held ms\n"
+        "(the time a database connection is held: statements, transactions to their end):\n"
+        "medians of single requests to the counting server."
+    )
+    print(
+        f"{'endpoint':<28}{'service':>9}{'Redis':>9}{'PgSQL':>9}{'SQL':>6}{'Redis':>6}"
+        f"{'DB held':>9}"
+    )
+    for name, result in results.items():
+        count = counts[name]
+        print(
+            f"{name:<28}{_ms(result.median_if_measured('service_cpu_ms')):>9}"
+            f"{_ms(result.median_if_measured('redis_cpu_ms')):>9}"
+            f"{_ms(result.median_if_measured('postgres_cpu_ms')):>9}"
+            f"{count.sql_statements:6g}{count.redis_round_trips:6g}{count.db_held_ms:9.3f}"
+        )
+
+
+def measurements_of(
+    run: Conditions, results: dict[str, Result], counts: dict[str, Counts]
+) -> Measurements:
+    endpoints = {
+        name: EndpointCosts(
+            requests_per_second=result.median("requests_per_second"),
+            p50_ms=result.median("p50_ms"),
+            p99_ms=result.median("p99_ms"),
+            service_cpu_ms=result.median_if_measured("service_cpu_ms"),
+            redis_cpu_ms=result.median_if_measured("redis_cpu_ms"),
+            postgres_cpu_ms=result.median_if_measured("postgres_cpu_ms"),
+            sql_statements=counts[name].sql_statements,
+            redis_round_trips=counts[name].redis_round_trips,
+            db_held_ms=counts[name].db_held_ms,
+        )
+        for name, result in results.items()
+    }
+    return Measurements(conditions={**run, "load_after": load_average()}, endpoints=endpoints)

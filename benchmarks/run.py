@@ -5,22 +5,29 @@
     python -m benchmarks.run --smoke          # seconds, tiny data, figures not judged
 
 It seeds a database of its own (`apiproject_bench` by default, never a test database) with
-`INSERT ... SELECT generate_series`, starts the service under gunicorn (2 sync workers,
+`INSERT ... SELECT generate_series`, starts the service under gunicorn (2 workers,
 DJANGO_DEBUG=0, the repository's gunicorn.conf.py when there is one) with the benchmark's
 settings (`benchmarks.settings`: the project's, plus the floor views), and measures every
 endpoint with wrk in interleaved rounds: round 1 of every endpoint, then round 2 of every
 endpoint, and so on, so that drift in the machine's load hits them all alike. The floor and
 the API get the same harness, connections and rounds.
 
-Then a second server, whose settings add a counting middleware, answers a few requests of
-each endpoint to report SQL queries and Redis round trips per request.
+Each round also reads the CPU time of gunicorn's processes, of Redis's main thread and of
+PostgreSQL's processes before and after it, for the CPU each spends per request.
+
+Then a second server, whose settings add a counting middleware, answers some requests of
+each endpoint to report SQL statements, Redis round trips and the time a database connection
+is held, per request. What each endpoint costs is written to benchmarks/last-run.json (or
+`--output`), from which `make capacity` (benchmarks/capacity.py) derives what a given rate
+needs.
 
 Figures are only worth comparing on an otherwise idle machine: the load average is printed
 before and after.
 
 This module is the order of the steps; each step is a module of its own: `cli` (arguments),
 `seed` (data and keys), `endpoints` (what is measured), `servers` (gunicorn), `load` (wrk),
-`profiling` (py-spy), `per_request` (queries and round trips), `report`.
+`cpu` (CPU per request), `profiling` (py-spy), `per_request` (statements, round trips and the
+database hold), `report` (and `measurements`, the file it writes).
 """
 
 import sys
@@ -29,11 +36,18 @@ import django
 from django.db import connection
 
 from benchmarks.cli import parse_args, scale_of
+from benchmarks.cpu import CpuMeters, local_postmaster_pid, measured_round
 from benchmarks.endpoints import endpoints, selected
 from benchmarks.load import Result, Wrk, ensure_wrk
 from benchmarks.per_request import count_per_request
 from benchmarks.profiling import profile
-from benchmarks.report import load_average, print_conditions, print_report
+from benchmarks.report import (
+    conditions,
+    load_average,
+    measurements_of,
+    print_conditions,
+    print_report,
+)
 from benchmarks.seed import ensure_database, flush_redis, issue_keys, seed
 from benchmarks.servers import configure_environment, server, worker_peak_memory_mib
 
@@ -50,14 +64,21 @@ def main(argv: list[str] | None = None) -> None:
     listed = selected(endpoints(scale, issue_keys()), args.only)
     connection.close()  # the servers have the database to themselves
 
-    print_conditions(args)
+    run = conditions(args, scale)
+    print_conditions(run)
+    postmaster = local_postmaster_pid(args.database_url)
+    if postmaster is None:
+        print("PostgreSQL does not run on this machine: its CPU per request is not measured")
     results = {endpoint.name: Result(endpoint) for endpoint in listed}
     with server(args.workers) as (base_url, master_pid):
+        meters = CpuMeters(master_pid, args.redis_url, postmaster)
         for endpoint in listed:
             wrk.run(base_url, endpoint, args.warmup)
         for index in range(args.rounds):
             for endpoint in listed:
-                results[endpoint.name].rounds.append(wrk.run(base_url, endpoint, args.duration))
+                results[endpoint.name].rounds.append(
+                    measured_round(wrk, meters, base_url, endpoint, args.duration)
+                )
             print(f"round {index + 1} of {args.rounds} done, load {load_average()}", flush=True)
         memory = worker_peak_memory_mib(master_pid)
         if args.profile:
@@ -66,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     with server(1, BENCH_COUNT="1") as (base_url, _pid):
         counts = {endpoint.name: count_per_request(base_url, endpoint) for endpoint in listed}
     print_report(results, counts, memory)
+    measurements_of(run, results, counts).write(args.output)
+    print(f"\nmeasurements written to {args.output} (`make capacity` reads them)")
     failed = [name for name, result in results.items() if any(r.errors for r in result.rounds)]
     if failed:
         sys.exit(f"answers other than 2xx (or socket errors) from: {', '.join(failed)}")

@@ -2,6 +2,7 @@
 
 import os
 import re
+import runpy
 import socket
 import subprocess
 import sys
@@ -42,6 +43,17 @@ def gunicorn_command(port: int, workers: int) -> list[str]:
     else:
         command += ["--worker-class", "sync", "--timeout", "30"]
     return [*command, "--workers", str(workers), "--bind", f"{HOST}:{port}", "apiproject.wsgi"]
+
+
+def gunicorn_description(workers: int) -> str:
+    """What serves the measured rounds, as the report and the measurements file say it."""
+    if not GUNICORN_CONF.exists():
+        return f"gunicorn, {workers} sync workers"
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    worker_class = str(conf.get("worker_class", "sync")).rpartition(".")[2]
+    return (
+        f"gunicorn.conf.py: {workers} workers ({worker_class}) x {conf.get('threads', 1)} threads"
+    )
 
 
 def free_port() -> int:

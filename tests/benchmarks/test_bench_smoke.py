@@ -1,14 +1,18 @@
 """`make bench` in its smoke mode (seconds, tiny data, figures not judged), so that the harness
-keeps working: seeding, gunicorn, wrk, the counting server and the report."""
+keeps working: seeding, gunicorn, wrk, the CPU meters, the counting server, the report and the
+measurements file that `make capacity` reads."""
 
+import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from benchmarks.measurements import EndpointCosts, Measurements
 from tests.processes import PROJECT_DIR, project_environment
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis]
@@ -26,21 +30,22 @@ ENDPOINTS = [
 
 def bench_urls() -> tuple[str, str]:
     """A database and a Redis database of the smoke run's own, on the servers the tests use:
-    never the test database, nor the Redis database the tests empty, nor `make bench`'s."""
+    never the test database, nor the Redis database the tests empty, nor `make bench`'s. The
+    database is named after the test run's (`test_x` runs `x_bench_smoke`): checkouts of
+    different branches, sharing one server, each migrate their own."""
     database = connection.settings_dict
     credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
-    database_url = (
-        f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}"
-        "/apiproject_bench_smoke"
-    )
+    name = database["NAME"].removeprefix("test_") + "_bench_smoke"
+    database_url = f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}/{name}"
     redis = urlsplit(settings.REDIS_URL)
     redis_db = "7" if redis.path.strip("/") == "8" else "8"
     return database_url, urlunsplit(redis._replace(path=f"/{redis_db}"))
 
 
 @pytest.mark.django_db
-def test_bench_smoke_mode_measures_every_endpoint():
+def test_bench_smoke_mode_measures_every_endpoint(tmp_path: Path):
     database_url, redis_url = bench_urls()
+    measurements = tmp_path / "run.json"
 
     result = subprocess.run(
         [
@@ -52,6 +57,8 @@ def test_bench_smoke_mode_measures_every_endpoint():
             database_url,
             "--redis-url",
             redis_url,
+            "--output",
+            str(measurements),
         ],
         cwd=PROJECT_DIR,
         env=project_environment(),
@@ -68,3 +75,24 @@ def test_bench_smoke_mode_measures_every_endpoint():
     assert "SQL" in medians
     assert "Redis" in medians
     assert "worker peak memory" in result.stdout
+    costs = result.stdout.split("Cost per request", 1)[1]
+    for endpoint in ENDPOINTS:
+        assert f"\n{endpoint} " in costs, endpoint
+
+    # Every cost of every endpoint measured (PostgreSQL runs on this machine in the tests).
+    measured = Measurements.read(measurements)
+    assert measured.conditions["smoke"] is True
+    assert {
+        "commit", "date", "cpus", "cpu_model", "wrk", "rounds", "round_seconds", "server",
+        "postgresql", "redis", "data", "load_before", "load_after",
+    } <= set(measured.conditions)  # fmt: skip
+    assert set(measured.endpoints) == set(ENDPOINTS)
+    for endpoint, costs_of in measured.endpoints.items():
+        for field in dataclasses.fields(EndpointCosts):
+            value = getattr(costs_of, field.name)
+            assert isinstance(value, int | float), (endpoint, field.name, value)
+            assert value >= 0, (endpoint, field.name, value)
+        assert costs_of.service_cpu_ms > 0, endpoint
+    writes = measured.endpoints["POST+DELETE /projects"]
+    assert writes.sql_statements > 0
+    assert writes.db_held_ms > 0
