@@ -21,8 +21,8 @@ from apikeys.keys import KEY_PATTERN
 from apiproject.api.ratelimit import IN_MEMORY_COUNTERS
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import (
+    GITHUB_KEY,
     REFUSING_REDIS_URL,
-    GitHubKey,
     LeakReports,
     bearer_client,
     github_keys_json,
@@ -181,13 +181,12 @@ def superuser_client(client: Client, superuser: User) -> Client:
 
 @pytest.fixture
 def leak_reports(tmp_path: Path) -> Iterator[LeakReports]:
-    """Leak reports enabled, with a keys file in tmp_path listing one generated P-256 key
+    """Leak reports enabled, with a keys file in tmp_path listing GITHUB_KEY, a P-256 key
     standing in for GitHub's (docs/api.md, "Leak reports")."""
-    github_key = GitHubKey.generate("github-key-1")
     keys_file = tmp_path / "github-keys.json"
-    keys_file.write_text(github_keys_json(github_key))
+    keys_file.write_text(github_keys_json(GITHUB_KEY))
     with leak_reports_enabled(keys_file):
-        yield LeakReports(keys_file=keys_file, github_key=github_key)
+        yield LeakReports(keys_file=keys_file, github_key=GITHUB_KEY)
 
 
 # The answers that issue a key, and so show its plaintext (docs/api.md, "The key format").

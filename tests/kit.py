@@ -178,12 +178,22 @@ class GitHubKey:
         der = self.private_key.sign(body, ec.ECDSA(hashes.SHA256()))
         return base64.b64encode(der).decode()
 
-    def headers(self, body: bytes) -> dict[str, str]:
-        """The signature headers of `body`, as the test client's extra arguments."""
+    def headers(self, body: bytes, *, http: bool = False) -> dict[str, str]:
+        """The signature headers of `body`: as the test client's extra arguments (WSGI names),
+        or with `http` as an HTTP client sends them."""
+        if http:
+            return {
+                "Github-Public-Key-Identifier": self.identifier,
+                "Github-Public-Key-Signature": self.sign(body),
+            }
         return {
             "HTTP_GITHUB_PUBLIC_KEY_IDENTIFIER": self.identifier,
             "HTTP_GITHUB_PUBLIC_KEY_SIGNATURE": self.sign(body),
         }
+
+
+# Standing in for GitHub's current secret scanning key, for the whole test run.
+GITHUB_KEY = GitHubKey.generate("github-key-1")
 
 
 def github_keys_json(*keys: GitHubKey, current: GitHubKey | None = None) -> str:
