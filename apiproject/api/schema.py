@@ -141,7 +141,7 @@ LINK_HEADERS = [
     )
 ]
 
-# Every POST takes an Idempotency-Key (docs/api.md, "Retries: Idempotency-Key").
+# Every POST made with a key takes an Idempotency-Key (docs/api.md, "Retries: Idempotency-Key").
 IDEMPOTENCY_PARAMETERS = [
     OpenApiParameter(
         "Idempotency-Key",
