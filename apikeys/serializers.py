@@ -5,9 +5,11 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import all_scopes, canonical_scopes
+from apikeys.services import ReportedToken
 from apiproject.api.serializers import StrictIntegerField, StrictSerializer, StringField
 from apiproject.api.text import validate_single_line_text
 
@@ -141,3 +143,75 @@ class UsageDaySerializer(serializers.Serializer):
 class KeyUsageSerializer(serializers.Serializer):
     key_id = serializers.RegexField(r"^[0-9A-Za-z]+$")
     days = UsageDaySerializer(many=True, help_text="Oldest first, today (UTC) last.")
+
+
+# --- Leak reports (docs/api.md, "Leak reports") ---------------------------------------------
+
+MAX_REPORTED_TOKENS = 1_000
+TRUE_POSITIVE = "true_positive"
+FALSE_POSITIVE = "false_positive"
+
+
+# Not a StrictSerializer: the format is GitHub's, and a field GitHub adds must not leave a
+# leaked key working, so other fields are ignored (docs/api.md, "Leak reports").
+class ReportedTokenSerializer(serializers.Serializer):
+    """One token of a leak report, in GitHub's format; other fields are ignored, strings are
+    taken as sent (untrimmed)."""
+
+    token = StringField(trim_whitespace=False, allow_blank=True, help_text="What was found.")
+    type = StringField(
+        trim_whitespace=False, allow_blank=True, help_text="The reporter's name for its kind."
+    )
+    url = StringField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Where it was found; kept in the revocation's event.",
+    )
+    source = StringField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Which kind of scan found it (`content`, `commit`, ...).",
+    )
+
+
+class LeakVerdictSerializer(serializers.Serializer):
+    """What became of one reported token, in GitHub's format."""
+
+    token_raw = serializers.CharField(help_text="The reported `token`, as sent.")
+    token_type = serializers.CharField(help_text="The reported `type`, as sent.")
+    label = serializers.ChoiceField(
+        choices=[TRUE_POSITIVE, FALSE_POSITIVE],
+        help_text="`true_positive`: one of our working keys when the report arrived, revoked "
+        "now; `false_positive`: anything else, left as it was.",
+    )
+
+
+def reported_tokens(data: Any) -> list[ReportedToken]:
+    """A leak report's parsed body as its tokens: a JSON array of at most
+    MAX_REPORTED_TOKENS objects, each valid for ReportedTokenSerializer. Else a ValidationError
+    listing every problem, an item's fields named by its index from 0 (`[3].token`)."""
+    if not isinstance(data, list):
+        raise serializers.ValidationError("A leak report is a JSON array of reported tokens.")
+    if len(data) > MAX_REPORTED_TOKENS:
+        raise serializers.ValidationError(
+            f"A leak report holds at most {MAX_REPORTED_TOKENS:,} tokens, not {len(data):,}."
+        )
+    reported: list[ReportedToken] = []
+    errors: dict[str, Any] = {}
+    for index, item in enumerate(data):
+        serializer = ReportedTokenSerializer(data=item)
+        if serializer.is_valid():
+            reported.append(ReportedToken(**serializer.validated_data))
+            continue
+        for name, messages in serializer.errors.items():
+            field = (
+                f"[{index}]" if name == api_settings.NON_FIELD_ERRORS_KEY else f"[{index}].{name}"
+            )
+            errors[field] = messages
+    if errors:
+        raise serializers.ValidationError(errors)
+    return reported

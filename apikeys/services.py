@@ -3,7 +3,8 @@
 `apikeys.keys`: nothing else builds a key string or computes a digest.
 """
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,12 +20,17 @@ from apikeys.events import OPERATOR, KeyChangeSource, key_changes, key_events_re
 from apikeys.keycache import apikey_cache_forget
 from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import all_scopes, canonical_scopes
+from apikeys.verification import apikey_usable, apikeys_lookup
 from apiproject.api.rates import validate_rate
 from apiproject.api.text import validate_single_line_text
 from users.authority import key_owners_within_reach, user_may_manage_keys_of
 from users.models import User
 
+logger = logging.getLogger(__name__)
+
 ISSUE_ATTEMPTS = 5
+# Leak reports revoke with no account and no address (docs/api.md, "Key events").
+LEAK_REPORT = KeyChangeSource(via=KeyEvent.Via.LEAK_REPORT)
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,53 @@ def apikeys_revoke(
         )
         apikey_cache_forget(prefixes=revoked.values())
     return ids
+
+
+@dataclass(frozen=True)
+class ReportedToken:
+    """One token of a leak report (docs/api.md, "Leak reports"): what was found, what the
+    reporter takes it for, where it was found (`url`, null when not told) and by which kind of
+    scan (`source`)."""
+
+    token: str
+    type: str
+    url: str | None = None
+    source: str | None = None
+
+
+def apikeys_revoke_leaked(*, reported: Sequence[ReportedToken]) -> list[bool]:
+    """Act on a verified leak report: revoke every reported token that is one of our working
+    keys (checksum, digest, neither revoked nor expired, its owner active), with a `revoked`
+    event via `leak_report` whose details name the url it was found at. For each reported
+    token, in order, whether it was one (a true positive); anything else changes nothing.
+
+    Each token is judged as things stood when the report arrived, so a token reported twice
+    is a true positive both times and revoked once (its event names the first url). One
+    indexed query looks up every well-formed token; then each working key is revoked in its
+    own transaction (apikey_revoke's), so a leaked key stops working as soon as its own
+    revocation commits, not when the last of up to 1,000 does, and a failure part way keeps
+    the revocations made before it, which a retried report then finds revoked already.
+    """
+    now = timezone.now()
+    distinct = list(dict.fromkeys(item.token for item in reported))
+    prefixes = {token: keys.checked_prefix(token) for token in distinct}
+    stored = apikeys_lookup(prefixes={prefix for prefix in prefixes.values() if prefix})
+    working: dict[str, APIKey] = {}
+    for token, prefix in prefixes.items():
+        if prefix is None:
+            continue  # a bad checksum or no key's shape at all: not one of ours, no query
+        api_key = apikey_usable(api_key=stored.get(prefix), digest=keys.digest(token), now=now)
+        if api_key is not None:
+            working[token] = api_key
+    revoked: set[str] = set()
+    for item in reported:
+        api_key = working.get(item.token)
+        if api_key is None or item.token in revoked:
+            continue
+        revoked.add(item.token)
+        if apikey_revoke(api_key=api_key, source=LEAK_REPORT, details={"url": item.url}):
+            logger.warning("Key %s revoked: reported leaked at %r", api_key.prefix, item.url)
+    return [item.token in working for item in reported]
 
 
 def apikey_update(

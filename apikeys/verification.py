@@ -8,6 +8,7 @@ prefix too: timing must not tell which prefixes exist.
 """
 
 import hmac
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db.models import Q
@@ -26,6 +27,12 @@ UNKNOWN_PREFIX_DIGEST = keys.digest(f"{keys.KEY_SCHEME}_no-such-key")
 def apikey_lookup(*, prefix: str) -> APIKey | None:
     """The key with this prefix, its owner loaded, or None."""
     return APIKey.objects.select_related("owner").filter(prefix=prefix).first()
+
+
+def apikeys_lookup(*, prefixes: Iterable[str]) -> dict[str, APIKey]:
+    """The keys with these prefixes, their owners loaded, by prefix: one query for many."""
+    found = APIKey.objects.select_related("owner").filter(prefix__in=list(prefixes))
+    return {api_key.prefix: api_key for api_key in found}
 
 
 def apikey_usable(*, api_key: APIKey | None, digest: str, now: datetime) -> APIKey | None:

@@ -1,6 +1,9 @@
+import logging
 from datetime import timedelta
 from http import HTTPStatus
+from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import (
@@ -14,17 +17,30 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apikeys.authentication import APIKeyAuthentication
 from apikeys.events import KeyChangeSource
+from apikeys.leaks import (
+    KEY_IDENTIFIER_HEADER,
+    SIGNATURE_HEADER,
+    KeysFileUnusable,
+    public_keys,
+    signature_verifies,
+)
 from apikeys.models import APIKey, KeyEvent
 from apikeys.scopes import KEYS_READ, KEYS_WRITE
 from apikeys.selectors import apikey_get, apikey_list_of, key_events_of
 from apikeys.serializers import (
+    FALSE_POSITIVE,
+    TRUE_POSITIVE,
     APIKeyCreateSerializer,
     APIKeyRollSerializer,
     APIKeySerializer,
     IssuedAPIKeySerializer,
     KeyEventSerializer,
     KeyUsageSerializer,
+    LeakVerdictSerializer,
+    ReportedTokenSerializer,
+    reported_tokens,
 )
 from apikeys.services import (
     APIKeyNotActive,
@@ -33,6 +49,7 @@ from apikeys.services import (
     apikey_delegate,
     apikey_revoke,
     apikey_roll,
+    apikeys_revoke_leaked,
 )
 from apikeys.usage import USAGE_DAYS_KEPT, apikey_usage
 from apiproject.api.errors import Conflict
@@ -40,6 +57,8 @@ from apiproject.api.idempotency import IdempotentReplay
 from apiproject.api.pagination import query_integer
 from apiproject.api.ratelimit import client_ip
 from apiproject.api.views import APIViewSet
+
+logger = logging.getLogger(__name__)
 
 DAYS_PARAMETER = "days"
 DEFAULT_USAGE_DAYS = 30
@@ -227,3 +246,125 @@ class APIKeyViewSet(mixins.ListModelMixin, APIViewSet):
         api_key = self.get_own_key(key_id)
         page = self.paginate_queryset(key_events_of(api_key=api_key))
         return self.get_paginated_response(KeyEventSerializer(page, many=True).data)
+
+
+class LeakReportsUnavailable(exceptions.APIException):
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    default_detail = (
+        "Leak reports cannot be verified now: the service's copy of GitHub's public keys is "
+        "missing or malformed. Send the report again later."
+    )
+    default_code = "service_unavailable"
+
+
+SIGNATURE_HEADERS = [
+    OpenApiParameter(
+        KEY_IDENTIFIER_HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="Which of GitHub's public keys signed the body (any key GitHub lists, "
+        "current or not).",
+    ),
+    OpenApiParameter(
+        SIGNATURE_HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="Base64 of the DER ECDSA P-256 SHA-256 signature of the raw body.",
+    ),
+]
+
+
+class LeakReportViewSet(APIViewSet):
+    """Leak reports from GitHub's secret scanning (docs/api.md, "Leak reports"): signed by
+    GitHub, sent without a key. Registered only when API_LEAK_REPORT_KEYS_FILE is set."""
+
+    api_key_required = False
+    # Neither a key nor a scope: the signature is checked in initial(). Counted against no
+    # key's limit (GitHub's scanners send from many addresses); a failed signature counts
+    # against its address's budget for failed authentication.
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+    throttle_classes: list[type] = []
+    pagination_class = None  # the answer is one verdict per reported token, all of them
+    operation_errors = {"create": (400, 413, 415)}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The order of docs/api.md, "Leak reports": 406, 405, then the body's length and size
+        # (411, 413) before the signature is read, then the signature (401, or the per-IP
+        # budget's 429), then what the body holds (415, 400: create()).
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        self.check_method(request)
+        self.check_body_length(request)
+        # Past DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read it: 413.
+        body = request.body
+        self.check_signature(request, body)
+
+    def check_signature(self, request: Request, body: bytes) -> None:
+        identifier = request.headers.get(KEY_IDENTIFIER_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if identifier is None or signature is None:
+            self.count_failed_authentication(request)
+            raise exceptions.NotAuthenticated(
+                f"Send the headers '{KEY_IDENTIFIER_HEADER}' and '{SIGNATURE_HEADER}': the "
+                "body's signature by one of GitHub's secret scanning keys"
+            )
+        path = settings.API_LEAK_REPORT_KEYS_FILE
+        try:
+            keys = public_keys(path)
+        except KeysFileUnusable as exc:
+            logger.error(
+                "Leak report not verified: the keys file %r (API_LEAK_REPORT_KEYS_FILE) %s",
+                path,
+                exc,
+            )
+            raise LeakReportsUnavailable() from None
+        if not signature_verifies(body=body, identifier=identifier, signature=signature, keys=keys):
+            self.count_failed_authentication(request)
+            raise exceptions.AuthenticationFailed(
+                "The body is not signed by one of GitHub's secret scanning keys: an unknown "
+                "key identifier, or a signature that does not verify"
+            )
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # The API's own challenge on every 401 (docs/api.md, "Authentication"); without one DRF
+        # would answer 403.
+        return APIKeyAuthentication().authenticate_header(request)
+
+    @extend_schema(
+        summary="Report leaked keys",
+        description="GitHub's secret scanning partner protocol: a JSON array of at most 1,000 "
+        "found tokens, signed by GitHub, sent without a key. Each token that is one of our "
+        "working keys is revoked at once (a `revoked` event via `leak_report`, with the url) "
+        "and labelled `true_positive`; anything else is `false_positive` and changes nothing. "
+        "One verdict per reported token, in order. Fields of a token other than these are "
+        "ignored. A bad signature counts against the address's budget for failed "
+        "authentication (429 past it).",
+        parameters=SIGNATURE_HEADERS,
+        request=ReportedTokenSerializer(many=True),
+        responses={
+            200: OpenApiResponse(
+                LeakVerdictSerializer(many=True),
+                description="One verdict per reported token, in the report's order.",
+            )
+        },
+    )
+    def create(self, request: Request) -> Response:
+        reported = reported_tokens(request.data)
+        found = apikeys_revoke_leaked(reported=reported)
+        verdicts = [
+            {
+                "token_raw": item.token,
+                "token_type": item.type,
+                "label": TRUE_POSITIVE if hit else FALSE_POSITIVE,
+            }
+            for item, hit in zip(reported, found, strict=True)
+        ]
+        return Response(verdicts)

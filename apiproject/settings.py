@@ -15,6 +15,7 @@ Environment variables (docs/operations.md, "Configuration", has the full list):
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
     API_PROJECTS_PER_USER   the most projects one user may own, default 10000.
     API_KEYS_PER_USER       the most working keys one user may hold, default 100.
+    API_LEAK_REPORT_KEYS_FILE  GitHub's public keys for leak reports; unset: no such endpoint.
     DJANGO_HSTS_SECONDS, DJANGO_SSL_REDIRECT  HSTS and the HTTPS redirect, off by default.
 """
 
@@ -248,6 +249,10 @@ if API_KEYS_PER_USER < 1:
     raise ImproperlyConfigured("API_KEYS_PER_USER must be 1 or more")
 # How long the answer to a POST sent with an Idempotency-Key is kept for a retry.
 API_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+# GitHub's public keys that sign leak reports (docs/operations.md, "Leak reports: GitHub's
+# keys"), a file the operator's cron job replaces; read while serving, so a new one counts
+# without a restart. Unset: POST /api/v1/leaked-keys is an unknown path.
+API_LEAK_REPORT_KEYS_FILE = os.environ.get("API_LEAK_REPORT_KEYS_FILE", "")
 
 # --- Users and passwords ------------------------------------------------------------------------
 

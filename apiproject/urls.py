@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from apikeys.views import APIKeyViewSet
+from apikeys.views import APIKeyViewSet, LeakReportViewSet
 from apiproject.api.docs import SchemaView
 from apiproject.api.views import api_not_found
 from projects.views import ProjectViewSet
@@ -23,6 +24,10 @@ router = OptionalSlashRouter()
 router.register("users", UserViewSet, basename="user")
 router.register("projects", ProjectViewSet, basename="project")
 router.register("keys", APIKeyViewSet, basename="apikey")
+if settings.API_LEAK_REPORT_KEYS_FILE:
+    # GitHub's secret scanning reports leaked keys here (docs/api.md, "Leak reports"); without
+    # GitHub's keys to check them by, the path is an unknown path like any other.
+    router.register("leaked-keys", LeakReportViewSet, basename="leaked-key")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

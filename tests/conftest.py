@@ -6,6 +6,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -19,7 +20,15 @@ from apikeys.keycache import CHANGES
 from apikeys.keys import KEY_PATTERN
 from apiproject.api.ratelimit import IN_MEMORY_COUNTERS
 from tests.factories import APIKeyFactory, UserFactory
-from tests.kit import REFUSING_REDIS_URL, bearer_client, redis_cache
+from tests.kit import (
+    GITHUB_KEY,
+    REFUSING_REDIS_URL,
+    LeakReports,
+    bearer_client,
+    github_keys_json,
+    leak_reports_enabled,
+    redis_cache,
+)
 from users.models import User
 
 IN_CI = os.environ.get("CI") == "true"
@@ -170,9 +179,21 @@ def superuser_client(client: Client, superuser: User) -> Client:
     return client
 
 
+@pytest.fixture
+def leak_reports(tmp_path: Path) -> Iterator[LeakReports]:
+    """Leak reports enabled, with a keys file in tmp_path listing GITHUB_KEY, a P-256 key
+    standing in for GitHub's (docs/api.md, "Leak reports")."""
+    keys_file = tmp_path / "github-keys.json"
+    keys_file.write_text(github_keys_json(GITHUB_KEY))
+    with leak_reports_enabled(keys_file):
+        yield LeakReports(keys_file=keys_file, github_key=GITHUB_KEY)
+
+
 # The answers that issue a key, and so show its plaintext (docs/api.md, "The key format").
 ISSUING_API_PATH = re.compile(r"/api/v1/keys(/[0-9A-Za-z]+/roll)?/?")
 ISSUING_ADMIN_PATH = "/admin/apikeys/apikey/add/"
+# A leak report's answer names each reported token, as its reporter sent it.
+LEAK_REPORTS_PATH = re.compile(r"/api/v1/leaked-keys/?")
 
 
 def shows_a_key_legitimately(environ: dict, response: object) -> bool:
@@ -181,6 +202,8 @@ def shows_a_key_legitimately(environ: dict, response: object) -> bool:
     path = environ["PATH_INFO"]
     if ISSUING_API_PATH.fullmatch(path):
         return response.status_code == 201
+    if LEAK_REPORTS_PATH.fullmatch(path):
+        return response.status_code == 200
     return path == ISSUING_ADMIN_PATH
 
 

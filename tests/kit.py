@@ -1,18 +1,27 @@
 """Plain helpers shared by the tests: reading the API's answers and the admin's change lists,
 and sending requests with a key. Fixtures live in conftest.py, factories in factories.py."""
 
+import base64
+import importlib
 import io
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from http import HTTPStatus
+from pathlib import Path
+from typing import Any
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Model
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import clear_url_caches, reverse
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
@@ -137,6 +146,121 @@ def key_in(text: str) -> str:
 def secret_of(plaintext: str) -> str:
     """The part of a key that must never be kept anywhere: everything after the prefix."""
     return plaintext.split("_")[2]
+
+
+# --- Leak reports (docs/api.md, "Leak reports") -------------------------------------------------
+
+LEAK_REPORTS_URL = "/api/v1/leaked-keys"
+
+
+@dataclass(frozen=True)
+class GitHubKey:
+    """A P-256 key pair standing in for one of GitHub's secret scanning keys."""
+
+    identifier: str
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def generate(cls, identifier: str) -> "GitHubKey":
+        return cls(identifier, ec.generate_private_key(ec.SECP256R1()))
+
+    def public_pem(self) -> str:
+        return (
+            self.private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def sign(self, body: bytes) -> str:
+        """The signature GitHub sends: base64 of the DER ECDSA SHA-256 signature of `body`."""
+        der = self.private_key.sign(body, ec.ECDSA(hashes.SHA256()))
+        return base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, *, http: bool = False) -> dict[str, str]:
+        """The signature headers of `body`: as the test client's extra arguments (WSGI names),
+        or with `http` as an HTTP client sends them."""
+        if http:
+            return {
+                "Github-Public-Key-Identifier": self.identifier,
+                "Github-Public-Key-Signature": self.sign(body),
+            }
+        return {
+            "HTTP_GITHUB_PUBLIC_KEY_IDENTIFIER": self.identifier,
+            "HTTP_GITHUB_PUBLIC_KEY_SIGNATURE": self.sign(body),
+        }
+
+
+# Standing in for GitHub's current secret scanning key, for the whole test run.
+GITHUB_KEY = GitHubKey.generate("github-key-1")
+
+
+def github_keys_json(*keys: GitHubKey, current: GitHubKey | None = None) -> str:
+    """GitHub's public keys document listing `keys`: `current` (else the first) is current."""
+    current = current or keys[0]
+    return json.dumps(
+        {
+            "public_keys": [
+                {
+                    "key_identifier": key.identifier,
+                    "key": key.public_pem(),
+                    "is_current": key is current,
+                }
+                for key in keys
+            ]
+        }
+    )
+
+
+def report_body(*tokens: str, url: str = "https://github.com/octo/repo/blob/main/x") -> bytes:
+    """A leak report of these tokens, as GitHub sends it."""
+    report = [
+        {"token": token, "type": "api_key", "url": url, "source": "content"} for token in tokens
+    ]
+    return json.dumps(report).encode()
+
+
+def reload_urls() -> None:
+    """Read the URL conf again: it registers the leak reports' path only when the setting
+    is set."""
+    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
+    clear_url_caches()
+
+
+@contextmanager
+def leak_reports_enabled(keys_file: Path) -> Iterator[None]:
+    """API_LEAK_REPORT_KEYS_FILE names `keys_file`, and the URL conf serves leak reports."""
+    try:
+        with override_settings(API_LEAK_REPORT_KEYS_FILE=str(keys_file)):
+            reload_urls()
+            yield
+    finally:
+        reload_urls()
+
+
+@dataclass(frozen=True)
+class LeakReports:
+    """Leak reports enabled with `keys_file` listing `github_key`; sends signed reports."""
+
+    keys_file: Path
+    github_key: GitHubKey
+
+    def post(
+        self,
+        body: bytes,
+        *,
+        client: Client | None = None,
+        signed_by: GitHubKey | None = None,
+        **extra: Any,
+    ):
+        """POST `body` to the leak reports' path, signed by `signed_by` (else GitHub's key),
+        from `client` (else a fresh one); `extra` adds to (or, as None, drops) headers."""
+        headers = (signed_by or self.github_key).headers(body)
+        headers.update(extra)
+        headers = {name: value for name, value in headers.items() if value is not None}
+        client = client or APIClient()
+        return client.post(LEAK_REPORTS_URL, body, content_type="application/json", **headers)
 
 
 # --- The admin ----------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ RATE_LIMITED_STATUSES = [
     "422",
     "429",
 ]
-RATE_LIMIT_HEADERS = [
+KEY_COUNT_HEADERS = [
     OpenApiParameter(
         name,
         int,
@@ -82,6 +82,8 @@ RATE_LIMIT_HEADERS = [
         description="When the key expires (an IMF-fixdate, RFC 9110), on every answer to a "
         "key that has an expiry; absent for a key that never expires.",
     ),
+]
+RETRY_AFTER_HEADERS = [
     OpenApiParameter(
         "Retry-After",
         int,
@@ -90,6 +92,7 @@ RATE_LIMIT_HEADERS = [
         description="Seconds until the new count starts: a client that waits this long is served.",
     ),
 ]
+RATE_LIMIT_HEADERS = KEY_COUNT_HEADERS + RETRY_AFTER_HEADERS
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -138,7 +141,7 @@ LINK_HEADERS = [
     )
 ]
 
-# Every POST takes an Idempotency-Key (docs/api.md, "Retries: Idempotency-Key").
+# Every POST made with a key takes an Idempotency-Key (docs/api.md, "Retries: Idempotency-Key").
 IDEMPOTENCY_PARAMETERS = [
     OpenApiParameter(
         "Idempotency-Key",
@@ -180,13 +183,15 @@ class APIAutoSchema(AutoSchema):
         """The scope the operation needs (the view's `required_scopes`, docs/api.md, "Scopes")."""
         return getattr(self.view, "required_scopes", {}).get(getattr(self.view, "action", None))
 
+    def api_key_required(self) -> bool:
+        """Whether the operation is called with an API key (the view's `api_key_required`)."""
+        return getattr(self.view, "api_key_required", True)
+
     def get_override_parameters(self) -> list:
-        parameters = [
-            *super().get_override_parameters(),
-            *RATE_LIMIT_HEADERS,
-            *AUTHENTICATION_HEADERS,
-        ]
-        if self.method == "POST":
+        # An operation called without a key counts against none: its 429 is the IP budget's.
+        counted = RATE_LIMIT_HEADERS if self.api_key_required() else RETRY_AFTER_HEADERS
+        parameters = [*super().get_override_parameters(), *counted, *AUTHENTICATION_HEADERS]
+        if self.method == "POST" and self.api_key_required():
             parameters += IDEMPOTENCY_PARAMETERS + LOCATION_HEADERS
         if self.method == "GET" and self._is_list_view():
             parameters += LINK_HEADERS
@@ -194,6 +199,9 @@ class APIAutoSchema(AutoSchema):
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
+        if operation is not None and not self.api_key_required():
+            # No bearer key: an empty requirement says so (OpenAPI 3.0, "Security Requirement").
+            operation["security"] = []
         scope = self.required_scope()
         if operation is not None and scope is not None:
             # OpenAPI 3.0 gives scopes to OAuth2 schemes only; a bearer key's go here.
@@ -213,7 +221,7 @@ class APIAutoSchema(AutoSchema):
         )
         if self.method in {"POST", "PATCH"}:
             shared += BODY_ERROR_STATUSES
-        if self.method == "POST":
+        if self.method == "POST" and self.api_key_required():
             shared += POST_ERROR_STATUSES
         for status, response in error_responses(*shared).items():
             code = str(status)

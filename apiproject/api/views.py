@@ -53,6 +53,10 @@ class APIViewSet(viewsets.GenericViewSet):
     # The error statuses each action may answer besides those every operation shares, each with
     # the error body: documented by APIAutoSchema.
     operation_errors: dict[str, tuple[int, ...]] = {}
+    # False for operations called without an API key, whose view checks the caller some other
+    # way in an `initial` of its own (a partner's signed request): their answers count against
+    # no key and carry no rate-limit headers, and they take no Idempotency-Key.
+    api_key_required = True
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)
@@ -106,10 +110,15 @@ class APIViewSet(viewsets.GenericViewSet):
             if request.user is None:
                 raise exceptions.NotAuthenticated("Send the header 'Authorization: Bearer <key>'")
         except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed):
-            throttle = FailedAuthenticationThrottle()
-            if not throttle.allow_request(request, self):
-                self.throttled(request, throttle.wait())
+            self.count_failed_authentication(request)
             raise
+
+    def count_failed_authentication(self, request: Request) -> None:
+        """Count a request whose credentials failed against its client address's budget
+        (docs/api.md, "Per-IP budget"): past it, 429 instead of the 401."""
+        throttle = FailedAuthenticationThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

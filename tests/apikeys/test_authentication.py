@@ -150,6 +150,8 @@ def state_of_the_world() -> tuple:
     )
 
 
+# Every operation called with a key. Not POST /leaked-keys, which takes none: GitHub signs
+# it, and its 401s are about the signature (tests/apikeys/test_leak_reports.py).
 OPERATIONS = [
     "list projects",
     "create a project",

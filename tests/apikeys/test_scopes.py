@@ -27,7 +27,8 @@ def own_key_id(owner: User) -> str:
     return apikey_issue(owner=owner, name="target").api_key.prefix
 
 
-# Every operation: (scope, method, path builder, body, status when allowed).
+# Every operation called with a key: (scope, method, path builder, body, status when allowed).
+# Not POST /leaked-keys, which GitHub signs instead (tests/apikeys/test_leak_reports.py).
 OPERATIONS = {
     "get me": ("users:read", "get", lambda u: "/api/v1/users/me", None, 200),
     "get user": ("users:read", "get", lambda u: f"/api/v1/users/{u.pk}", None, 200),

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import APIKeyFactory, ProjectFactory
-from tests.kit import MESSAGES, assert_error, new_user_body, padded_json
+from tests.kit import LEAK_REPORTS_URL, MESSAGES, assert_error, new_user_body, padded_json
 from tests.processes import python_output
 from users.models import User
 
@@ -99,6 +99,8 @@ RESOURCES = {
         lambda user: f"/api/v1/keys/{APIKeyFactory(owner=user).prefix}/events",
         {"GET", "HEAD"},
     ),
+    # Served with leak reports on (the test enables them): 405 before the signature is read.
+    "/leaked-keys": (lambda user: LEAK_REPORTS_URL, {"POST"}),
 }
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
@@ -112,7 +114,7 @@ METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
     ],
 )
 def test_method_a_resource_does_not_serve_is_405_envelope_with_allow(
-    staff_user, staff_client, resource, method
+    staff_user, staff_client, leak_reports, resource, method
 ):
     path, served = RESOURCES[resource]
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.kit import GITHUB_KEY, GitHubKey, github_keys_json
 from tests.processes import run_python, serving
 
 IN_CI = os.environ.get("CI") == "true"
@@ -65,13 +66,17 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """gunicorn with production settings on a fresh SQLite file of its own; Alice with a key
-    from `createapikey`, and a staff user (users.view_user, users.add_user) with a key."""
+    """gunicorn with production settings on a fresh SQLite file of its own, leak reports on
+    (GITHUB_KEY standing in for GitHub's), so that the schema holds every operation; Alice with
+    a key from `createapikey`, and a staff user (users.view_user, users.add_user) with a key."""
     workdir = tmp_path_factory.mktemp("generated-client-server")
+    keys_file = workdir / "github-keys.json"
+    keys_file.write_text(github_keys_json(GITHUB_KEY))
     environment = {
         "DJANGO_SECRET_KEY": "generated-client-test-secret",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "API_LEAK_REPORT_KEYS_FILE": str(keys_file),
     }
 
     def manage(*args: str) -> str:
@@ -483,6 +488,66 @@ def test_keys(generated: GeneratedClient, server: Server):
     )
 
 
+def report_leaks(
+    generated: GeneratedClient, report: list, *, signed_by: GitHubKey = GITHUB_KEY
+) -> Any:
+    """POST /leaked-keys through the generated client, without a key, signed by `signed_by`
+    over the very bytes the client sends (it encodes the body itself, as httpx does)."""
+    import httpx  # the generated client's own dependency, like attrs
+
+    operation = generated.operation("v1_leaked_keys_create")
+    identity = {"github_public_key_identifier": signed_by.identifier}
+    unsigned = operation._get_kwargs(body=report, github_public_key_signature="", **identity)
+    sent = httpx.Request(unsigned["method"], unsigned["url"], json=unsigned["json"]).content
+    client = generated.package.Client(
+        base_url=generated.base_url, raise_on_unexpected_status=True, timeout=10
+    )
+    with client:
+        return operation.sync_detailed(
+            client=client, body=report, github_public_key_signature=signed_by.sign(sent), **identity
+        )
+
+
+def test_leak_reports(generated: GeneratedClient, server: Server):
+    models = generated.models
+    issued = generated.call("v1_keys_create", server.alice_key, body=models.APIKeyCreate())
+    leaked = answered(issued, HTTPStatus.CREATED, models.IssuedAPIKey)
+    found_at = "https://github.com/octo/repo/blob/main/.env"
+    report = [
+        models.ReportedToken(token=leaked.key, type_="ak", url=found_at, source="content"),
+        models.ReportedToken(token="ak_notours_x", type_="ak"),
+    ]
+
+    # Not GitHub's signature: 401 with the challenge, and nothing revoked.
+    impostor = GitHubKey.generate(GITHUB_KEY.identifier)
+    refused = report_leaks(generated, report, signed_by=impostor)
+    error_of(refused, HTTPStatus.UNAUTHORIZED, "invalid_api_key")
+    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+    assert generated.call("v1_projects_list", leaked.key).status_code == HTTPStatus.OK
+
+    response = report_leaks(generated, report)
+
+    assert response.status_code == HTTPStatus.OK
+    verdicts = [documented(verdict) for verdict in response.parsed]
+    assert [(v.token_raw, v.token_type, v.label) for v in verdicts] == [
+        (leaked.key, "ak", models.LabelEnum.TRUE_POSITIVE),
+        ("ak_notours_x", "ak", models.LabelEnum.FALSE_POSITIVE),
+    ]
+    # Revoked at once, with an event that says how and where it was found.
+    error_of(
+        generated.call("v1_projects_list", leaked.key), HTTPStatus.UNAUTHORIZED, "invalid_api_key"
+    )
+    events = generated.call("v1_keys_events_list", server.alice_key, key_id=leaked.id)
+    revoked = documented(documented(events.parsed).data[0])
+    assert (revoked.type_, revoked.via, revoked.actor, revoked.ip) == (
+        models.TypeEnum.REVOKED,
+        models.ViaEnum.LEAK_REPORT,
+        None,
+        None,
+    )
+    assert revoked.details.additional_properties == {"url": found_at}
+
+
 # --- Every 400, as the schema describes it -------------------------------------------------------
 
 MALFORMED_JSON = b'{"name": "Apollo"'
@@ -549,6 +614,16 @@ BAD_REQUESTS = {
     "too_many_query_parameters": (
         "v1_projects_list", "GET", "/api/v1/projects",
         {"params": {f"p{n}": "1" for n in range(1001)}}, "alice", False,
+    ),
+    # Signed by GitHub (sent with a key too, which counts for nothing there).
+    "leak_report_not_an_array": (
+        "v1_leaked_keys_create", "POST", "/api/v1/leaked-keys",
+        {"content": b"{}", "headers": GITHUB_KEY.headers(b"{}", http=True)}, "alice", True,
+    ),
+    "leak_report_malformed_json": (
+        "v1_leaked_keys_create", "POST", "/api/v1/leaked-keys",
+        {"content": MALFORMED_JSON, "headers": GITHUB_KEY.headers(MALFORMED_JSON, http=True)},
+        "alice", False,
     ),
 }  # fmt: skip
 

@@ -7,7 +7,14 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import APIKeyFactory, ProjectFactory
-from tests.kit import assert_error, new_user_body
+from tests.kit import (
+    BAD_CHECKSUM_KEY,
+    GITHUB_KEY,
+    LEAK_REPORTS_URL,
+    assert_error,
+    new_user_body,
+    report_body,
+)
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +124,15 @@ def list_key_events(client, slash: str, user: User):
     return client.get(f"/api/v1/keys/{user.api_keys.first().prefix}/events{slash}")
 
 
+def report_leaks(client, slash: str, user: User):
+    # Signed, as GitHub sends it; whatever key the client carries counts for nothing.
+    body = report_body(BAD_CHECKSUM_KEY)
+    headers = GITHUB_KEY.headers(body)
+    return client.post(
+        f"{LEAK_REPORTS_URL}{slash}", body, content_type="application/json", **headers
+    )
+
+
 def shape(response) -> object:
     """What two writes share: the fields of the answer, and where it points."""
     body = response.json() if response.content else {}
@@ -126,7 +142,10 @@ def shape(response) -> object:
 @pytest.mark.parametrize(
     ("operation", "status", "same_answer"),
     [
-        *[(call, HTTPStatus.OK, read) for call in (list_projects, get_project, get_me, get_user)],
+        *[
+            (call, HTTPStatus.OK, read)
+            for call in (list_projects, get_project, get_me, get_user, report_leaks)
+        ],
         *[(call, HTTPStatus.CREATED, shape) for call in (create_project, issue_key, roll_key)],
         *[
             (call, HTTPStatus.OK, shape)
@@ -138,7 +157,7 @@ def shape(response) -> object:
     ids=lambda value: getattr(value, "__name__", None),
 )
 def test_every_operation_with_a_trailing_slash_is_served_identically(
-    staff_with_projects, staff_client, operation, status, same_answer
+    staff_with_projects, staff_client, leak_reports, operation, status, same_answer
 ):
     without_slash = operation(staff_client, "", staff_with_projects)
     with_slash = operation(staff_client, "/", staff_with_projects)
