@@ -152,6 +152,15 @@ TRUE_POSITIVE = "true_positive"
 FALSE_POSITIVE = "false_positive"
 
 
+# An optional string of a report, taken as sent.
+AS_SENT_IF_ANY = {
+    "required": False,
+    "allow_null": True,
+    "allow_blank": True,
+    "trim_whitespace": False,
+}
+
+
 # Not a StrictSerializer: the format is GitHub's, and a field GitHub adds must not leave a
 # leaked key working, so other fields are ignored (docs/api.md, "Leak reports").
 class ReportedTokenSerializer(serializers.Serializer):
@@ -163,18 +172,10 @@ class ReportedTokenSerializer(serializers.Serializer):
         trim_whitespace=False, allow_blank=True, help_text="The reporter's name for its kind."
     )
     url = StringField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        trim_whitespace=False,
-        help_text="Where it was found; kept in the revocation's event.",
+        **AS_SENT_IF_ANY, help_text="Where it was found; kept in the revocation's event."
     )
     source = StringField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        trim_whitespace=False,
-        help_text="Which kind of scan found it (`content`, `commit`, ...).",
+        **AS_SENT_IF_ANY, help_text="Which kind of scan found it (`content`, `commit`, ...)."
     )
 
 
