@@ -37,7 +37,9 @@ pytestmark = pytest.mark.django_db
 def while_saving(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[APIKey], None]], None]:
     """Makes `meanwhile(key)` happen after a change POST loaded the key and checked
     permissions, just before the admin saves it: in another request's thread, database
-    connection and transaction (the tests that use it commit their data: transaction=True)."""
+    connection and transaction (the tests that use it commit their data: transaction=True; on
+    PostgreSQL, since SQLite lets one writer at a time, so another request could not change
+    the key while the admin's transaction is open)."""
 
     def install(meanwhile: Callable[[APIKey], None]) -> None:
         original_save_model = APIKeyAdmin.save_model
@@ -164,6 +166,7 @@ def configured_key(owner: User) -> APIKey:
     return APIKeyFactory(owner=owner, name="deploy", expires_at=EXPIRY, rate_limit="250/m")
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_change_post_on_a_key_revoked_while_it_saves_changes_nothing(
     superuser_client, superuser, configured_key, revoked_while_saving
@@ -191,6 +194,7 @@ def test_change_post_on_a_key_revoked_while_it_saves_changes_nothing(
     )
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_change_post_on_a_key_revoked_while_it_saves_redirects_saying_nothing_changed(
     superuser_client, api_key, revoked_while_saving
@@ -205,6 +209,7 @@ def test_change_post_on_a_key_revoked_while_it_saves_redirects_saying_nothing_ch
     ]
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_change_post_on_a_key_revoked_while_it_saves_logs_no_change(
     superuser_client, api_key, revoked_while_saving
@@ -226,6 +231,7 @@ def test_change_post_keeps_last_used_at_written_between_get_and_post(superuser_c
     assert (api_key.name, api_key.last_used_at) == ("renamed", LAST_USED)
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_change_post_keeps_last_used_at_written_while_it_saves(
     superuser_client, api_key, while_saving
@@ -270,6 +276,7 @@ def test_an_ended_key_cannot_be_brought_back_by_a_later_expiry(superuser_client,
     assert api_key.status != APIKey.Status.ACTIVE
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_key_that_expired_since_the_form_was_shown_is_not_brought_back(
     superuser_client, owner, while_saving
@@ -333,6 +340,7 @@ def test_a_rolled_key_in_its_grace_may_end_earlier(superuser_client, owner):
     assert api_key.expires_at == earlier
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_key_rolled_since_the_form_was_shown_keeps_its_grace(
     superuser_client, owner, while_saving
