@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apikeys.admin import issue_once
+from apikeys.admin.key_events import apikey_events_html
+from apikeys.admin.usage_chart import CHART_DAYS, apikey_usage_chart
 from apikeys.events import KeyChangeSource
 from apikeys.keycache import apikey_window_usage
 from apikeys.models import APIKey, KeyEvent
@@ -51,6 +53,9 @@ CHANGE_FIELDS = [
     "revoked_at",
     "revoked_by",
 ]
+# Below the key's fields, each in a fieldset of its own (docs/admin.md, "The pages").
+USAGE_FIELDS = ["usage_chart"]
+EVENT_FIELDS = ["key_events"]
 ALWAYS_READ_ONLY = [
     "prefix",
     "owner",
@@ -60,6 +65,8 @@ ALWAYS_READ_ONLY = [
     "usage",
     "revoked_at",
     "revoked_by",
+    *USAGE_FIELDS,
+    *EVENT_FIELDS,
 ]
 
 
@@ -154,8 +161,14 @@ class APIKeyAdmin(admin.ModelAdmin):
 
     # --- What can be seen and changed: never the digest; nothing once revoked --------------------
 
-    def get_fields(self, request: HttpRequest, obj: APIKey | None = None) -> list[str]:
-        return ADD_FIELDS if obj is None else CHANGE_FIELDS
+    def get_fieldsets(self, request: HttpRequest, obj: APIKey | None = None) -> list:
+        if obj is None:
+            return [(None, {"fields": ADD_FIELDS})]
+        return [
+            (None, {"fields": CHANGE_FIELDS}),
+            (f"Usage, last {CHART_DAYS} days", {"fields": USAGE_FIELDS}),
+            ("Events", {"fields": EVENT_FIELDS}),
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: APIKey | None = None) -> list[str]:
         return [] if obj is None else ALWAYS_READ_ONLY
@@ -203,6 +216,14 @@ class APIKeyAdmin(admin.ModelAdmin):
             "" if api_key.rate_limit else ", the default",
             resets.strftime("%H:%M:%S"),
         )
+
+    @admin.display(description="requests per day")
+    def usage_chart(self, api_key: APIKey) -> str:
+        return apikey_usage_chart(api_key=api_key)
+
+    @admin.display(description="newest first")
+    def key_events(self, api_key: APIKey) -> str:
+        return apikey_events_html(api_key=api_key)
 
     # --- Issuing: the plaintext goes into this one response and nowhere else ------------------
 
