@@ -1,7 +1,7 @@
 """Staff issue, find and revoke keys here. Issuing goes through `apikey_issue`, like the
 `createapikey` command; the plaintext is shown once, in the answer to the form's POST."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -68,6 +68,8 @@ ALWAYS_READ_ONLY = [
     *USAGE_FIELDS,
     *EVENT_FIELDS,
 ]
+# The key list's "ending within 7 days" filter.
+ENDING_SOON = timedelta(days=7)
 
 
 def admin_source(request: HttpRequest) -> KeyChangeSource:
@@ -132,6 +134,23 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.with_status(self.value(), timezone.now())
 
 
+class EndingSoonFilter(admin.SimpleListFilter):
+    """Keys that still work (a rolled key in its grace included) and whose expiry is within
+    ENDING_SOON: the ones about to stop working, to renew or roll in time."""
+
+    title = "expiry"
+    parameter_name = "expiry"
+    WITHIN_7_DAYS = "within-7-days"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.WITHIN_7_DAYS, "ending within 7 days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> QuerySet[APIKey]:
+        if self.value() != self.WITHIN_7_DAYS:
+            return queryset
+        return queryset.ending_within(timezone.now(), ENDING_SOON)
+
+
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):
     form = APIKeyForm
@@ -148,7 +167,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         "rate_limit_display",
     ]
     list_select_related = ["owner"]
-    list_filter = [StatusFilter]
+    list_filter = [StatusFilter, EndingSoonFilter]
     search_fields = ["=prefix", "name", "^owner__username"]
     autocomplete_fields = ["owner"]
     actions = ["revoke_selected"]
