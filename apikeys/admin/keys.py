@@ -1,5 +1,7 @@
 """Staff issue, find and revoke keys here. Issuing goes through `apikey_issue`, like the
-`createapikey` command; the plaintext is shown once, in the answer to the form's POST."""
+`createapikey` command; the plaintext is shown once, in the answer to the form's POST. A key's
+page also shows what the key did and what was done to it: its usage chart (usage_chart.py) and
+its events (key_events.py)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
