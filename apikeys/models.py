@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -19,6 +19,14 @@ class APIKeyQuerySet(models.QuerySet):
             return not_revoked.filter(expires_at__lte=moment)
         return not_revoked.filter(
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment)
+        )
+
+    def ending_within(self, moment: datetime, window: timedelta) -> "APIKeyQuerySet":
+        """The keys that still work at `moment` (a rolled key in its grace included) and
+        expire within `window` of it (moment < expires_at <= moment + window): a range on
+        expires_at among the keys not revoked, which apikey_working_expiry_idx serves."""
+        return self.filter(
+            revoked_at__isnull=True, expires_at__gt=moment, expires_at__lte=moment + window
         )
 
 
@@ -90,6 +98,12 @@ class APIKey(models.Model):
                 models.F("created_at").desc(),
                 models.F("id").desc(),
                 name="apikey_owner_newest_idx",
+            ),
+            # The keys about to end: the admin's "ending within 7 days" filter.
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="apikey_working_expiry_idx",
             ),
         ]
 

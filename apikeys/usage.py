@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django_redis import get_redis_connection
 
@@ -103,28 +104,47 @@ def apikey_usage(*, api_key: APIKey, days: int, now: datetime | None = None) -> 
     ]
 
 
-def apikeys_requests(*, api_keys: Iterable[APIKey], days: int = 30) -> dict[int, int]:
+def apikeys_requests(
+    *, api_keys: QuerySet[APIKey] | Iterable[APIKey], days: int = 30
+) -> dict[int, int]:
     """Each key's requests of its last `days` days (by pk): what the database holds, and with
-    Redis what Redis still counts."""
-    api_keys = list(api_keys)
+    Redis what Redis still counts beyond it (each day's larger count, as apikey_usage reads
+    it). One query for all the keys, whatever their number (a QuerySet is read as a subquery,
+    and its rows, if it has them already, are not read again), plus with Redis one round trip.
+    Process memory is not read: it is the server's, not this process's."""
+    keys = list(api_keys)
     today = usage_today()
-    first = today - timedelta(days=days - 1)
-    totals = {api_key.pk: 0 for api_key in api_keys}
-    for row in KeyUsageDay.objects.filter(api_key__in=api_keys, date__gte=first):
-        totals[row.api_key_id] += row.requests
-    if not _in_redis():
+    recent = (
+        [today - timedelta(days=back) for back in range(min(days, USAGE_DAYS_IN_CACHE))]
+        if _in_redis()
+        else []
+    )
+    wanted = api_keys.values("pk") if isinstance(api_keys, QuerySet) else [key.pk for key in keys]
+    # Each key's sum over the days, and its folded count of each day Redis may still hold.
+    rows = (
+        KeyUsageDay.objects.filter(api_key__in=wanted, date__gte=today - timedelta(days=days - 1))
+        .order_by()
+        .values("api_key_id")
+        .annotate(
+            total=Sum("requests"),
+            **{f"day{n}": Sum("requests", filter=Q(date=day)) for n, day in enumerate(recent)},
+        )
+    )
+    totals = {key.pk: 0 for key in keys}
+    folded: dict[tuple[int, date], int] = {}
+    for row in rows:
+        pk = row["api_key_id"]
+        if pk in totals:  # not a key issued since `api_keys` was read
+            totals[pk] = row["total"]
+            for n, day in enumerate(recent):
+                folded[pk, day] = row[f"day{n}"] or 0
+    if not recent:
         return totals
-    recent = [today - timedelta(days=back) for back in range(min(days, USAGE_DAYS_IN_CACHE))]
-    counted = _counted({api_key.prefix: recent for api_key in api_keys})
-    folded = {
-        (row.api_key_id, row.date): row.requests
-        for row in KeyUsageDay.objects.filter(api_key__in=api_keys, date__in=recent)
-    }
-    for api_key in api_keys:
+    counted = _counted({key.prefix: recent for key in keys})
+    for key in keys:
         for day in recent:
-            in_cache = counted.get((api_key.prefix, day), {}).get("requests", 0)
-            in_database = folded.get((api_key.pk, day), 0)
-            totals[api_key.pk] += max(0, in_cache - in_database)
+            in_cache = counted.get((key.prefix, day), {}).get("requests", 0)
+            totals[key.pk] += max(0, in_cache - folded.get((key.pk, day), 0))
     return totals
 
 

@@ -1,7 +1,9 @@
 """Staff issue, find and revoke keys here. Issuing goes through `apikey_issue`, like the
-`createapikey` command; the plaintext is shown once, in the answer to the form's POST."""
+`createapikey` command; the plaintext is shown once, in the answer to the form's POST. A key's
+page also shows what the key did and what was done to it: its usage chart (usage_chart.py) and
+its events (key_events.py)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -18,6 +20,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apikeys.admin import issue_once
+from apikeys.admin.key_events import apikey_events_html
+from apikeys.admin.usage_chart import CHART_DAYS, apikey_usage_chart
 from apikeys.events import KeyChangeSource
 from apikeys.keycache import apikey_window_usage
 from apikeys.models import APIKey, KeyEvent
@@ -51,6 +55,9 @@ CHANGE_FIELDS = [
     "revoked_at",
     "revoked_by",
 ]
+# Below the key's fields, each in a fieldset of its own (docs/admin.md, "The pages").
+USAGE_FIELDS = ["usage_chart"]
+EVENT_FIELDS = ["key_events"]
 ALWAYS_READ_ONLY = [
     "prefix",
     "owner",
@@ -60,7 +67,11 @@ ALWAYS_READ_ONLY = [
     "usage",
     "revoked_at",
     "revoked_by",
+    *USAGE_FIELDS,
+    *EVENT_FIELDS,
 ]
+# The key list's "ending within 7 days" filter.
+ENDING_SOON = timedelta(days=7)
 
 
 def admin_source(request: HttpRequest) -> KeyChangeSource:
@@ -125,6 +136,23 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.with_status(self.value(), timezone.now())
 
 
+class EndingSoonFilter(admin.SimpleListFilter):
+    """Keys that still work (a rolled key in its grace included) and whose expiry is within
+    ENDING_SOON: the ones about to stop working, to renew or roll in time."""
+
+    title = "expiry"
+    parameter_name = "expiry"
+    WITHIN_7_DAYS = "within-7-days"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.WITHIN_7_DAYS, "ending within 7 days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> QuerySet[APIKey]:
+        if self.value() != self.WITHIN_7_DAYS:
+            return queryset
+        return queryset.ending_within(timezone.now(), ENDING_SOON)
+
+
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):
     form = APIKeyForm
@@ -141,7 +169,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         "rate_limit_display",
     ]
     list_select_related = ["owner"]
-    list_filter = [StatusFilter]
+    list_filter = [StatusFilter, EndingSoonFilter]
     search_fields = ["=prefix", "name", "^owner__username"]
     autocomplete_fields = ["owner"]
     actions = ["revoke_selected"]
@@ -154,8 +182,14 @@ class APIKeyAdmin(admin.ModelAdmin):
 
     # --- What can be seen and changed: never the digest; nothing once revoked --------------------
 
-    def get_fields(self, request: HttpRequest, obj: APIKey | None = None) -> list[str]:
-        return ADD_FIELDS if obj is None else CHANGE_FIELDS
+    def get_fieldsets(self, request: HttpRequest, obj: APIKey | None = None) -> list:
+        if obj is None:
+            return [(None, {"fields": ADD_FIELDS})]
+        return [
+            (None, {"fields": CHANGE_FIELDS}),
+            (f"Usage, last {CHART_DAYS} days", {"fields": USAGE_FIELDS}),
+            ("Events", {"fields": EVENT_FIELDS}),
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: APIKey | None = None) -> list[str]:
         return [] if obj is None else ALWAYS_READ_ONLY
@@ -203,6 +237,14 @@ class APIKeyAdmin(admin.ModelAdmin):
             "" if api_key.rate_limit else ", the default",
             resets.strftime("%H:%M:%S"),
         )
+
+    @admin.display(description="requests per day")
+    def usage_chart(self, api_key: APIKey) -> str:
+        return apikey_usage_chart(api_key=api_key)
+
+    @admin.display(description="newest first")
+    def key_events(self, api_key: APIKey) -> str:
+        return apikey_events_html(api_key=api_key)
 
     # --- Issuing: the plaintext goes into this one response and nowhere else ------------------
 

@@ -1,7 +1,9 @@
 """The API-key admin's pages as the tests use them: their URLs, the forms they submit, and
 what they show (read-only fields, messages, the admin log)."""
 
+import html
 import re
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from http import HTTPStatus
 
@@ -23,6 +25,10 @@ EXPIRY_FIELDS = {"expires_at_0": "2031-05-06", "expires_at_1": "07:08:09"}
 NO_EXPIRY_FIELDS = {"expires_at_0": "", "expires_at_1": ""}
 LAST_USED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 EARLIER_REVOCATION = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+SVG = "{http://www.w3.org/2000/svg}"
+USAGE_CHART = re.compile(r'<figure class="usage-chart">\s*(<svg\b.*?</svg>)', re.DOTALL)
+EVENTS_TABLE = re.compile(r'<table class="key-events">.*?<tbody>(.*?)</tbody>', re.DOTALL)
+EVENT_COLUMNS = ["type", "at", "actor", "via", "ip", "details"]
 READ_ONLY_FIELD = re.compile(
     r'<div class="form-row field-(\w+)">(?:(?!form-row).)*?<div class="readonly">(.*?)</div>',
     re.DOTALL,
@@ -74,6 +80,51 @@ def read_only_values(response) -> dict[str, str]:
         field: re.sub(r"<[^>]+>", "", html).strip()
         for field, html in READ_ONLY_FIELD.findall(response.content.decode())
     }
+
+
+def usage_chart(response) -> ET.Element:
+    """The key page's usage chart: its inline <svg>, which must be well-formed XML."""
+    svg = found_once(USAGE_CHART, response.content.decode())
+    return ET.fromstring(svg)  # noqa: S314 (our own page, from the test server)
+
+
+def chart_days(chart: ET.Element) -> list[ET.Element]:
+    """The chart's marks, one per day, left to right."""
+    return [group for group in chart.iter(f"{SVG}g") if group.get("class") == "day"]
+
+
+def chart_titles(response) -> list[str]:
+    """The `<title>` of each day's mark, left to right."""
+    return [day.find(f"{SVG}title").text for day in chart_days(usage_chart(response))]
+
+
+def bar_height(day: ET.Element) -> float:
+    """The height of a day's bar: its stacked parts (the column behind it is the hover area)."""
+    return sum(
+        float(rect.get("height"))
+        for rect in day.iter(f"{SVG}rect")
+        if rect.get("class") != "column"
+    )
+
+
+def events_shown(response) -> list[dict[str, str]]:
+    """The key page's events, as its table shows them, top to bottom: {column: text}, a
+    detail's lines joined by newlines."""
+    body = found_once(EVENTS_TABLE, response.content.decode())
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL):
+        cells = re.findall(r"<td>(.*?)</td>", row, re.DOTALL)
+        texts = [
+            html.unescape(re.sub(r"<[^>]+>", "", cell.replace("<br>", "\n"))) for cell in cells
+        ]
+        rows.append(dict(zip(EVENT_COLUMNS, (text.strip() for text in texts), strict=True)))
+    return rows
+
+
+def found_once(pattern: re.Pattern[str], text: str) -> str:
+    matches = pattern.findall(text)
+    assert len(matches) == 1, f"{len(matches)} matches of {pattern.pattern}"
+    return matches[0]
 
 
 def messages_of(response) -> list[str]:

@@ -1,13 +1,16 @@
-"""The API-key change list in admin: its columns, each key's status with a filter, search by
-prefix or owner, newest first."""
+"""The API-key change list in admin: its columns, each key's status with a filter, the keys
+ending within 7 days, search by prefix or owner, newest first."""
 
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
+from apikeys.events import OPERATOR
 from apikeys.models import APIKey
+from apikeys.services import apikey_roll
 from tests.apikeys.admin_pages import CHANGELIST_URL, EXPIRY, used_against_the_api
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import changelist
@@ -159,3 +162,83 @@ def test_changelist_lists_keys_created_together_by_newest_id_first(superuser_cli
     response = superuser_client.get(CHANGELIST_URL)
 
     assert [key.name for key in changelist(response).objects] == ["second", "first"]
+
+
+# --- Ending within 7 days -------------------------------------------------------------------------
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def keys_by_expiry(owner: User, time_machine) -> dict[str, APIKey]:
+    """Keys of alice's at NOW, each ending (or not) some way."""
+    time_machine.move_to(NOW, tick=False)
+
+    def expiring(name: str, after: timedelta, **traits: object) -> APIKey:
+        return APIKeyFactory(owner=owner, name=name, expires_at=NOW + after, **traits)
+
+    keys = {
+        "in an hour": expiring("a", timedelta(hours=1)),
+        "in 7 days exactly": expiring("b", timedelta(days=7)),
+        "in 7 days and a second": expiring("c", timedelta(days=7, seconds=1)),
+        "in 30 days": expiring("d", timedelta(days=30)),
+        "never": APIKeyFactory(owner=owner, name="e"),
+        "revoked, ending in 3 days": expiring("f", timedelta(days=3), revoked=True),
+        "expired a day ago": APIKeyFactory(owner=owner, name="g", expired=True),
+        "ending now": APIKeyFactory(
+            owner=owner, name="h", issued_at=NOW - timedelta(days=1), expires_at=NOW
+        ),
+    }
+    for name, grace in [("rolled, in its grace", timedelta(hours=2)), ("rolled, ended", None)]:
+        api_key = expiring(name, timedelta(days=30))
+        apikey_roll(api_key=api_key, issuer=api_key, grace=grace or timedelta(0), source=OPERATOR)
+        keys[name] = api_key
+    return keys
+
+
+def test_changelist_offers_an_ending_within_7_days_filter(superuser_client, api_key):
+    response = superuser_client.get(CHANGELIST_URL)
+    content = response.content.decode()
+
+    assert 'href="?expiry=within-7-days"' in content
+    assert "ending within 7 days" in content
+
+
+def test_ending_within_7_days_lists_the_working_keys_that_expire_by_then(
+    superuser_client, superuser, keys_by_expiry
+):
+    superuser_client.force_login(superuser)  # at NOW
+
+    response = superuser_client.get(CHANGELIST_URL, {"expiry": "within-7-days"})
+
+    assert response.status_code == HTTPStatus.OK
+    assert listed_prefixes(response) == {
+        keys_by_expiry[name].prefix
+        for name in ["in an hour", "in 7 days exactly", "rolled, in its grace"]
+    }
+    assert {row["status"] for row in changelist(response).rows} == {"active"}
+
+
+def test_ending_within_7_days_combines_with_the_status_filter(
+    superuser_client, superuser, keys_by_expiry
+):
+    superuser_client.force_login(superuser)
+
+    response = superuser_client.get(
+        CHANGELIST_URL, {"expiry": "within-7-days", "status": "expired"}
+    )
+
+    assert listed_prefixes(response) == set()
+
+
+def test_ending_within_reads_the_working_keys_expiry_index(keys_by_expiry):
+    ending = APIKey.objects.order_by().ending_within(NOW, timedelta(days=7))
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Tiny test tables make a sequential scan cheapest; ask what the index can do.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plan = ending.explain()
+    else:
+        plan = ending.explain()
+
+    assert "apikey_working_expiry_idx" in plan

@@ -1,5 +1,6 @@
 """The key management commands (docs/api.md, "Commands"): createapikey, revokeapikey and
-listapikeys (with a key's own rate limit, docs/api.md, "Rate limiting")."""
+listapikeys (with a key's own rate limit, docs/api.md, "Rate limiting", and with --usage its
+requests of the last 30 days, docs/api.md, "Key usage")."""
 
 import re
 import subprocess
@@ -12,7 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apikeys.keys import KEY_PATTERN
-from apikeys.models import APIKey
+from apikeys.models import APIKey, KeyUsageDay
+from apikeys.usage import usage_count
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import get_projects, run_command, secret_of
 from tests.processes import migrate_with_superuser, run_python
@@ -281,6 +283,119 @@ def test_listapikeys_query_count_does_not_grow_with_the_keys(django_assert_max_n
         stdout, _ = run_command("listapikeys")
 
     assert len(stdout.splitlines()) == 1 + 20
+
+
+# --- listapikeys --usage ----------------------------------------------------------------------
+
+USAGE_HEADER = "REQUESTS (30D)"
+
+
+def requests_column(stdout: str) -> dict[str, str]:
+    header, rows = table_rows(stdout)
+    assert header == [*HEADER, USAGE_HEADER]
+    return {prefix: cells[-1] for prefix, cells in rows.items()}
+
+
+def folded(api_key: APIKey, days_ago: int, requests: int) -> None:
+    """The day's requests as `manage.py foldkeyusage` leaves them in the database."""
+    KeyUsageDay.objects.create(
+        api_key=api_key, date=NOW.date() - timedelta(days=days_ago), requests=requests
+    )
+
+
+def counted_today(api_key: APIKey, requests: int) -> None:
+    for _ in range(requests):
+        usage_count(prefix=api_key.prefix, field="requests")
+
+
+@pytest.fixture
+def in_process_memory(settings):
+    """The development default: no REDIS_URL, the counters in the server process's memory."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.mark.django_db
+def test_listapikeys_usage_adds_the_requests_of_the_last_30_days(
+    user, frozen_clock, in_process_memory
+):
+    used, unused = APIKeyFactory(owner=user), APIKeyFactory(owner=user)
+    folded(used, 0, 5)
+    folded(used, 29, 7)
+    folded(used, 30, 1000)  # 31 days ago
+    folded(unused, 30, 3)
+
+    stdout, _ = run_command("listapikeys", "--usage")
+
+    assert requests_column(stdout) == {used.prefix: "12", unused.prefix: "0"}
+
+
+@pytest.mark.django_db
+def test_listapikeys_without_usage_has_no_usage_column(user):
+    APIKeyFactory(owner=user)
+
+    stdout, _ = run_command("listapikeys")
+
+    assert USAGE_HEADER not in stdout
+
+
+@pytest.mark.django_db
+def test_listapikeys_usage_in_process_memory_shows_what_the_database_holds(
+    user, frozen_clock, in_process_memory
+):
+    api_key = APIKeyFactory(owner=user)
+    folded(api_key, 1, 4)
+    counted_today(api_key, 3)  # in this process's memory: a server's would be out of reach
+
+    stdout, _ = run_command("listapikeys", "--usage")
+
+    assert requests_column(stdout) == {api_key.prefix: "4"}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_listapikeys_usage_with_redis_adds_what_redis_counts_beyond_the_database(
+    user, frozen_clock
+):
+    api_key, other = APIKeyFactory(owner=user), APIKeyFactory(owner=user)
+    folded(api_key, 10, 100)  # long folded, out of Redis
+    folded(api_key, 0, 2)  # today, folded an hour ago...
+    counted_today(api_key, 5)  # ...and counted on since: 5 in all today
+    counted_today(other, 1)  # not folded yet
+
+    stdout, _ = run_command("listapikeys", "--usage")
+
+    assert requests_column(stdout) == {api_key.prefix: "105", other.prefix: "1"}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_listapikeys_usage_counts_requests_through_the_api(user):
+    api_key = APIKeyFactory(owner=user)
+    for _ in range(3):
+        assert get_projects(api_key.plaintext).status_code == HTTPStatus.OK
+
+    stdout, _ = run_command("listapikeys", "--usage")
+
+    assert requests_column(stdout) == {api_key.prefix: "3"}
+
+
+@pytest.mark.django_db
+def test_listapikeys_usage_makes_the_same_queries_whatever_the_number_of_keys(frozen_clock):
+    def queries_listing() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            stdout, _ = run_command("listapikeys", "--usage")
+        assert len(requests_column(stdout)) == APIKey.objects.count()
+        return [query["sql"] for query in queries.captured_queries]
+
+    folded(APIKeyFactory(), 0, 1)
+    one_key = queries_listing()
+    for api_key in APIKeyFactory.create_batch(19):  # each with an owner of its own
+        folded(api_key, 0, 1)
+        folded(api_key, 1, 1)
+    twenty_keys = queries_listing()
+
+    assert len(twenty_keys) == len(one_key)
+    assert len([sql for sql in twenty_keys if "apikeys_keyusageday" in sql]) == 1
 
 
 @pytest.mark.django_db
