@@ -294,13 +294,7 @@ class LeakReportViewSet(APIViewSet):
         # The order of docs/api.md, "Leak reports": 406, 405, then the body's length and size
         # (411, 413) before the signature is read, then the signature (401, or the per-IP
         # budget's 429), then what the body holds (415, 400: create()).
-        self.format_kwarg = self.get_format_suffix(**kwargs)
-        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
-            request
-        )
-        request.version, request.versioning_scheme = self.determine_version(
-            request, *args, **kwargs
-        )
+        self.negotiate(request, *args, **kwargs)
         self.check_method(request)
         self.check_body_length(request)
         # Past DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read it: 413.

@@ -59,13 +59,7 @@ class APIViewSet(viewsets.GenericViewSet):
     api_key_required = True
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self.format_kwarg = self.get_format_suffix(**kwargs)
-        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
-            request
-        )
-        request.version, request.versioning_scheme = self.determine_version(
-            request, *args, **kwargs
-        )
+        self.negotiate(request, *args, **kwargs)
         self.perform_authentication(request)
         # From here on the answer counts against the key (docs/api.md, "Rate limiting").
         self.credentials_counted = True
@@ -80,6 +74,16 @@ class APIViewSet(viewsets.GenericViewSet):
             self.request_transaction.enter_context(transaction.atomic())
             self.idempotency = idempotent
             idempotency_claim(idempotent)
+
+    def negotiate(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """What DRF's initial() does first: the representation (406) and the version."""
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         self.idempotency: IdempotentRequest | None = None
