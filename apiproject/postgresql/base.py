@@ -76,7 +76,7 @@ class TransactionLimitCursor(base.Cursor):
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> "TransactionLimitCursor":
         connection = self.connection
-        if connection.info.transaction_status != TransactionStatus.IDLE:
+        if connection.pgconn.transaction_status != TransactionStatus.IDLE:
             return super().execute(query, params, **kwargs)  # the transaction has its limit
         try:
             super().execute(_after(connection.transaction_settings, query), params, **kwargs)
@@ -94,7 +94,7 @@ class TransactionLimitCursor(base.Cursor):
         # psycopg sends these in pipeline mode, one statement per message: the setting goes
         # first, as a statement of its own, in an explicit transaction when in autocommit.
         connection = self.connection
-        if connection.info.transaction_status != TransactionStatus.IDLE:
+        if connection.pgconn.transaction_status != TransactionStatus.IDLE:
             return super().executemany(query, params_seq, **kwargs)
         if connection.autocommit:
             with connection.transaction():
