@@ -258,7 +258,8 @@ class PrivatePgBouncer:
         return urlunsplit(parts._replace(netloc=f"{credentials}@{HOST}:{self.port}"))
 
     def log(self) -> str:
-        return (self.directory / "pgbouncer.log").read_text(errors="replace")
+        log = self.directory / "pgbouncer.log"
+        return log.read_text(errors="replace") if log.exists() else "(no log)"
 
 
 @contextmanager
