@@ -199,9 +199,8 @@ def test_simultaneous_creates_of_one_username_create_one_user(servers, root_key)
 
     replies = all_at_once(servers, requests)
 
-    assert statuses(replies) == [HTTPStatus.CREATED] + [HTTPStatus.BAD_REQUEST] * (
-        SIMULTANEOUS - 1
-    ), [reply.body for reply in replies]
+    expected = [HTTPStatus.CREATED] + [HTTPStatus.BAD_REQUEST] * (SIMULTANEOUS - 1)
+    assert statuses(replies) == expected, [reply.body for reply in replies]
 
 
 def test_simultaneous_creates_never_pass_the_project_cap(servers, new_user_key):
@@ -216,9 +215,8 @@ def test_simultaneous_creates_never_pass_the_project_cap(servers, new_user_key):
 
     replies = all_at_once(servers, requests)
 
-    assert statuses(replies) == [HTTPStatus.CREATED] * 2 + [HTTPStatus.BAD_REQUEST] * (
-        SIMULTANEOUS - 2
-    ), [reply.body for reply in replies]
+    expected = [HTTPStatus.CREATED] * 2 + [HTTPStatus.BAD_REQUEST] * (SIMULTANEOUS - 2)
+    assert statuses(replies) == expected, [reply.body for reply in replies]
     listed = send(servers[1], "GET", "/api/v1/projects", key)
     assert listed.json()["total"] == PROJECTS_CAP
 
@@ -247,9 +245,8 @@ def test_of_simultaneous_rolls_of_one_key_exactly_one_wins(servers, new_user_key
 
     replies = all_at_once(servers, [roll] * SIMULTANEOUS)
 
-    assert statuses(replies) == [HTTPStatus.CREATED] + [HTTPStatus.CONFLICT] * (SIMULTANEOUS - 1), [
-        reply.body for reply in replies
-    ]
+    expected = [HTTPStatus.CREATED] + [HTTPStatus.CONFLICT] * (SIMULTANEOUS - 1)
+    assert statuses(replies) == expected, [reply.body for reply in replies]
 
 
 # --- What the service leaves on PgBouncer's server connections: nothing ------------------------
