@@ -7,6 +7,7 @@ Environment variables (docs/operations.md, "Configuration", has the full list):
     DATABASE_URL            default: the embedded SQLite file db.sqlite3 beside manage.py.
     DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT  seconds, default 3 and 5.
     DATABASE_CONN_HEALTH_CHECKS  "1": check a reused connection before each request.
+    DATABASE_TRANSACTION_POOLING  "1": through PgBouncer in transaction pooling mode.
     API_KEY_CACHE_SECONDS   how long Redis keeps a verified key's record, default 60.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
     REDIS_URL               the shared cache for rate limits; unset: process memory.
@@ -171,6 +172,9 @@ DATABASES = {
 # (gunicorn.conf.py), so a hung database is answered with 503 rather than a killed worker.
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
 DATABASE_STATEMENT_TIMEOUT = env_float("DATABASE_STATEMENT_TIMEOUT", 5)
+# Through PgBouncer's transaction pooling (docs/operations.md, "Through PgBouncer"): a server
+# connection serves this process for one transaction at a time, so nothing may outlive one.
+DATABASE_TRANSACTION_POOLING = env_flag("DATABASE_TRANSACTION_POOLING")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Our backend adds client-side deadlines: the server's statement_timeout cannot fire
     # while the server itself hangs (apiproject/postgresql/base.py).
@@ -178,11 +182,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),
         "connect_timeout": DATABASE_CONNECT_TIMEOUT,
-        "options": f"-c statement_timeout={int(DATABASE_STATEMENT_TIMEOUT * 1000)}",
         # Just past the server's limit, so a live server cancels a slow query itself.
         "statement_deadline": DATABASE_STATEMENT_TIMEOUT + 0.25,
         "health_check_deadline": DATABASE_CONNECT_TIMEOUT,
     }
+    statement_timeout_ms = int(DATABASE_STATEMENT_TIMEOUT * 1000)
+    if DATABASE_TRANSACTION_POOLING:
+        # PgBouncer refuses `options` at startup: the backend sets the limit in each
+        # transaction. Neither prepared statements (Django's default already) nor
+        # server-side cursors (QuerySet.iterator()) may outlive a transaction.
+        DATABASES["default"]["OPTIONS"].update(
+            transaction_statement_timeout=statement_timeout_ms, prepare_threshold=None
+        )
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    else:
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={statement_timeout_ms}"
+elif DATABASE_TRANSACTION_POOLING:
+    raise ImproperlyConfigured("DATABASE_TRANSACTION_POOLING=1 needs a postgres:// DATABASE_URL")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default serves a threaded development server: wait for the write lock
     # instead of failing with "database is locked", and take it when a transaction starts

@@ -32,6 +32,7 @@ from tests.kit import (
 from users.models import User
 
 IN_CI = os.environ.get("CI") == "true"
+PGBOUNCER = Path(os.environ.get("PGBOUNCER_PATH", "/usr/sbin/pgbouncer"))
 
 
 @pytest.fixture(autouse=True)
@@ -93,6 +94,20 @@ def _redis_only(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("redis") and (reason := redis_unavailable_reason()):
         if IN_CI:
             pytest.fail(f"CI requires Redis: {reason}")
+        pytest.skip(reason)
+
+
+def pgbouncer_unavailable_reason() -> str | None:
+    if not PGBOUNCER.exists():
+        return f"needs {PGBOUNCER} (apt-get install -y pgbouncer)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _pgbouncer_only(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("pgbouncer") and (reason := pgbouncer_unavailable_reason()):
+        if IN_CI:
+            pytest.fail(f"CI requires PgBouncer: {reason}")
         pytest.skip(reason)
 
 

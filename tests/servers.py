@@ -1,5 +1,6 @@
 """Real servers of ours for the tests that need several processes: gunicorn servers sharing a
-fresh database and a Redis, a private Redis a test may stop, and requests to them."""
+fresh database and a Redis, a private Redis a test may stop, a private PgBouncer, and requests
+to them."""
 
 import http.client
 import json
@@ -7,6 +8,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -15,13 +17,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
 import redis
 from django.db import connection as test_database
 
-from tests.conftest import IN_CI, redis_unavailable_reason
+from tests.conftest import IN_CI, PGBOUNCER, pgbouncer_unavailable_reason, redis_unavailable_reason
 from tests.processes import Server, free_port, manage_py, serving_several
 
 HOST = "127.0.0.1"
@@ -56,10 +59,14 @@ def send(
     path: str,
     key: str | None = None,
     body: object = None,
+    *,
+    idempotency_key: str | None = None,
 ) -> Reply:
-    """One request on a connection of its own, with `key` as its bearer key and `body` as
-    JSON when given."""
+    """One request on a connection of its own, with `key` as its bearer key, `body` as JSON
+    and `idempotency_key` as its Idempotency-Key when given."""
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     payload = None
     if body is not None:
         payload = json.dumps(body).encode()
@@ -117,10 +124,16 @@ def require_redis() -> None:
         pytest.skip(reason)
 
 
-def issue_server_key(database_url: str, username: str, *options: str) -> str:
-    """A fresh key of `username` from `manage.py createapikey`: its last line of stdout."""
+def issue_server_key(database_url: str, username: str, *options: str, **environment: str) -> str:
+    """A fresh key of `username` from `manage.py createapikey` (configured by `environment`
+    too): its last line of stdout."""
     printed = manage_py(
-        "createapikey", username, *options, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url
+        "createapikey",
+        username,
+        *options,
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL=database_url,
+        **environment,
     )
     return printed.splitlines()[-1]
 
@@ -218,3 +231,85 @@ def private_redis() -> Iterator[PrivateRedis]:
     finally:
         server.close()
         shutil.rmtree(server.directory, ignore_errors=True)
+
+
+def require_pgbouncer() -> None:
+    """The `pgbouncer` marker's rule, for module fixtures, which run before the marker's check."""
+    if reason := pgbouncer_unavailable_reason():
+        if IN_CI:
+            pytest.fail(f"CI requires PgBouncer: {reason}")
+        pytest.skip(reason)
+
+
+@dataclass
+class PrivatePgBouncer:
+    """A PgBouncer of the test's own in transaction pooling mode, in front of one PostgreSQL
+    server."""
+
+    directory: Path
+    port: int
+    pool_size: int
+    process: subprocess.Popen
+
+    def url(self, database_url: str) -> str:
+        """`database_url` (a postgres:// URL of the server behind it) through this PgBouncer."""
+        parts = urlsplit(database_url)
+        credentials = parts.netloc.rpartition("@")[0]
+        return urlunsplit(parts._replace(netloc=f"{credentials}@{HOST}:{self.port}"))
+
+    def log(self) -> str:
+        log = self.directory / "pgbouncer.log"
+        return log.read_text(errors="replace") if log.exists() else "(no log)"
+
+
+@contextmanager
+def private_pgbouncer(database_url: str, *, pool_size: int = 8) -> Iterator[PrivatePgBouncer]:
+    """PgBouncer on a free loopback port, pooling transactions for every database of the
+    server `database_url` names, as its user; config, auth file and log in a temp dir.
+    Clients log in without a password (loopback only); PgBouncer logs in to the server with
+    the URL's password, if any."""
+    require_pgbouncer()
+    server = urlsplit(database_url)
+    directory = Path(tempfile.mkdtemp(prefix="apiproject-pgbouncer-"))
+    port = free_port()
+    credentials = f'"{unquote(server.username or "")}" "{unquote(server.password or "")}"'
+    (directory / "userlist.txt").write_text(credentials + "\n")
+    (directory / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={server.hostname} port={server.port or 5432}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = {HOST}\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {directory / 'userlist.txt'}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 200\n"
+        f"logfile = {directory / 'pgbouncer.log'}\n"
+    )
+    # PgBouncer refuses to run as root.
+    user = "postgres" if os.geteuid() == 0 else None
+    if user:
+        shutil.chown(directory, user)
+    process = subprocess.Popen(
+        [str(PGBOUNCER), str(directory / "pgbouncer.ini")],
+        user=user,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bouncer = PrivatePgBouncer(directory, port, pool_size, process)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((HOST, port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"PgBouncer did not start:\n{bouncer.log()}") from None
+                time.sleep(0.05)  # starting up, bounded by the deadline
+        yield bouncer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(directory, ignore_errors=True)

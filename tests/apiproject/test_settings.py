@@ -33,6 +33,10 @@ BAD_ENVIRONMENTS = {
         {"DJANGO_SECRET_KEY": "x", "API_TRUSTED_PROXY_COUNT": "-1"},
         "API_TRUSTED_PROXY_COUNT",
     ),
+    "transaction pooling without PostgreSQL": (
+        {"DJANGO_SECRET_KEY": "x", "DATABASE_TRANSACTION_POOLING": "1"},
+        "DATABASE_TRANSACTION_POOLING",
+    ),
 }
 
 
@@ -93,6 +97,38 @@ def test_database_url_selects_postgresql():
 
     # Django's PostgreSQL backend with client-side deadlines (apiproject/postgresql/base.py).
     assert printed == ["apiproject.postgresql", "somedb"]
+
+
+PRINT_STATEMENT_LIMIT = (
+    "import django; django.setup(); from django.conf import settings; "
+    "database = settings.DATABASES['default']; options = database['OPTIONS']; "
+    "print(options.get('options')); print(options.get('transaction_statement_timeout')); "
+    "print(options.get('prepare_threshold', 'unset')); "
+    "print(database.get('DISABLE_SERVER_SIDE_CURSORS', False))"
+)
+
+
+@pytest.mark.parametrize(
+    ("pooling", "expected"),
+    [
+        # A session setting, sent at connection (libpq's startup `options`).
+        ("0", ["-c statement_timeout=2500", "None", "unset", "False"]),
+        # PgBouncer refuses `options`: set by the backend in each transaction instead, and
+        # nothing that outlives a transaction (apiproject/postgresql/base.py).
+        ("1", ["None", "2500", "None", "True"]),
+    ],
+    ids=["direct", "transaction-pooling"],
+)
+def test_where_the_statement_limit_is_set(pooling, expected):
+    printed = python_output(
+        PRINT_STATEMENT_LIMIT,
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL="postgres://someone:pw@db.example:5432/somedb",
+        DATABASE_STATEMENT_TIMEOUT="2.5",
+        DATABASE_TRANSACTION_POOLING=pooling,
+    )
+
+    assert printed == expected
 
 
 def test_default_database_is_sqlite_beside_manage_py():

@@ -1,6 +1,7 @@
-"""A database that hangs (stopped, not refusing) gets 503 envelopes within the time limits, never a
-dropped connection, and the stack recovers by itself (docs/operations.md, "Time limits"), leaving no
-Idempotency-Key claim behind."""
+"""A database that hangs (stopped, not refusing) gets 503 envelopes within the time limits,
+never a dropped connection, and the stack recovers by itself (docs/operations.md, "Time
+limits"), leaving no Idempotency-Key claim behind; through PgBouncer too (docs/operations.md,
+"Through PgBouncer")."""
 
 import signal
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from apikeys import keys
 from tests.processes import manage_py
+from tests.servers import private_pgbouncer
 from tests.serving.stack import fetch, private_postgresql, serving_stack
 
 API_DEADLINE = 6.0  # connect 3 s, health check 3 s, statement 5 s (+0.25 s)
@@ -25,8 +27,27 @@ def frozen_stack(redis_url):
             yield cluster, stack
 
 
-def test_a_hung_database_gets_503_in_time_and_recovers(frozen_stack):
-    cluster, stack = frozen_stack
+@pytest.fixture
+def frozen_stack_through_pgbouncer(redis_url):
+    # PgBouncer stays up: the service's connections to it are answered, the server is not.
+    with private_postgresql() as cluster, private_pgbouncer(cluster.url) as bouncer:
+        with serving_stack(
+            DATABASE_URL=bouncer.url(cluster.url),
+            DATABASE_TRANSACTION_POOLING="1",
+            REDIS_URL=redis_url,
+        ) as stack:
+            yield cluster, stack
+
+
+@pytest.mark.parametrize(
+    "frozen",
+    [
+        pytest.param("frozen_stack", id="direct"),
+        pytest.param("frozen_stack_through_pgbouncer", id="pgbouncer", marks=pytest.mark.pgbouncer),
+    ],
+)
+def test_a_hung_database_gets_503_in_time_and_recovers(request, frozen):
+    cluster, stack = request.getfixturevalue(frozen)
 
     def made_up() -> dict[str, str]:
         # Well formed, checksum right, prefix unknown: its check is a query by prefix. A new
