@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Model
 from django.test import Client
@@ -16,6 +17,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
+from apiproject.api import rediscluster
 from users.models import User
 
 # The error table (docs/api.md, "Error table"): code -> message.
@@ -68,12 +70,18 @@ def assert_error(response, status: HTTPStatus, code: str) -> dict:
 
 def redis_cache(location: str) -> dict:
     """settings.CACHES for a Redis at `location`, with production's short timeouts (changing
-    CACHES makes Django forget its cache connections)."""
+    CACHES makes Django forget its cache connections). In a run on a Redis Cluster
+    (REDIS_CLUSTER=1), `location` names its seed nodes: a Redis that refuses or never answers is
+    then a cluster that cannot be reached."""
+    options: dict[str, object] = {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25}
+    if settings.REDIS_CLUSTER:
+        options.update(CLIENT_CLASS=rediscluster.CLIENT_CLASS)
+        options.update(CONNECTION_FACTORY=rediscluster.CONNECTION_FACTORY)
     return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": location,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+            "OPTIONS": options,
         }
     }
 
