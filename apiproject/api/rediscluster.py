@@ -10,13 +10,16 @@ and django-cachex, maintained, is a cache backend of its own in place of django-
 BACKEND, which django-ratelimit's checks do not know, and no `get_redis_connection`); redis-py,
 which we use already, has spoken Redis Cluster itself since 4.1.
 
-A node that cannot be reached is a cache fault like any other (apiproject.api.cache): each
-command to it costs one socket timeout and nothing is retried, because a retry would cost
-another. redis-py refreshes its slot map after every failure (from another node first), so a
-failover is followed by the next command, and a node that answers again is simply used again.
+A node that cannot be reached is a cache fault like any other (apiproject.api.cache). Nothing is
+retried, because a retry would wait out another socket timeout; a node that did not answer in
+time rests a moment (CacheCluster), so a request waits out one timeout at most. redis-py
+refreshes its slot map after every failure (from another node first), so a failover is followed
+by the next command, and a node that answers again is simply used again.
 """
 
 import socket
+import threading
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,13 +32,22 @@ from django_redis.pool import ConnectionFactory
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS
+from redis.exceptions import (
+    ClusterDownError,
+    MovedError,
+    RedisClusterException,
+    RedisError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MovedError, RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 CLIENT_CLASS = "apiproject.api.rediscluster.RedisClusterClient"
 CONNECTION_FACTORY = "apiproject.api.rediscluster.RedisClusterConnectionFactory"
 DEFAULT_PORT = 6379
+# How long a node that did not answer in time is not asked again by this process: twice the
+# default socket timeout, so that a node stopped for a moment fails open that long at most.
+NODE_REST_SECONDS = 0.5
 
 
 class ClusterUnreachable(RedisConnectionError):
@@ -45,10 +57,21 @@ class ClusterUnreachable(RedisConnectionError):
     raises redis-py's RedisClusterException: a bug, never a fault.)"""
 
 
+class NodeResting(RedisConnectionError):
+    """A command for a node that did not answer in time a moment ago, refused without asking."""
+
+
 class CacheCluster(RedisCluster):
-    """redis-py's cluster client, whose failures to read the slot map are ClusterUnreachable."""
+    """redis-py's cluster client, whose failures to read the slot map are ClusterUnreachable,
+    and which lets a node that did not answer in time rest: for NODE_REST_SECONDS this process
+    does not ask it again, and its commands fail at once (NodeResting). A request then waits
+    out one socket timeout at most, however many commands it has for a stopped node (its
+    process's sync with the table of key changes asks every primary, and then its key's);
+    counting on that node resumes NODE_REST_SECONDS at most after it answers again."""
 
     def __init__(self, **kwargs: Any) -> None:
+        self.clock = time.monotonic
+        self._resting_until: dict[str, float] = {}
         try:
             super().__init__(**kwargs)  # reads the slot map
         except RedisClusterException as exc:
@@ -63,6 +86,32 @@ class CacheCluster(RedisCluster):
                 raise ClusterUnreachable(str(exc)) from exc
 
         self.nodes_manager.initialize = initialize
+
+    def _execute_command(self, target_node: ClusterNode, *args: Any, **kwargs: Any) -> Any:
+        # redis-py's one way to send a command to a node (its retries and redirections call
+        # it again). A refused connection is not rested on: it costs nothing, and redis-py's
+        # refresh of the slot map after it is what finds a replica promoted in its place.
+        self.check_awake(target_node)
+        try:
+            return super()._execute_command(target_node, *args, **kwargs)
+        except (RedisTimeoutError, ClusterDownError):
+            self.rest(target_node)
+            raise
+        except ClusterUnreachable:
+            # The refresh of the slot map that followed its failure found no node answering.
+            for node in self.get_nodes():
+                self.rest(node)
+            raise
+
+    def check_awake(self, node: ClusterNode) -> None:
+        """NodeResting if `node` is resting."""
+        left = self._resting_until.get(node.name, 0.0) - self.clock()
+        if left > 0:
+            raise NodeResting(f"{node.name} did not answer in time; asked again in {left:.2f} s")
+
+    def rest(self, node: ClusterNode) -> None:
+        """`node` did not answer in time (or answered that the cluster is down)."""
+        self._resting_until[node.name] = self.clock() + NODE_REST_SECONDS
 
 
 def cluster_client(location: str, options: dict[str, Any]) -> CacheCluster:
@@ -90,15 +139,30 @@ class RedisClusterConnectionFactory(ConnectionFactory):
     django-redis shares its connection pools: one slot map, one connection pool per node."""
 
     _clusters: dict[str, CacheCluster] = {}
+    _unreachable_until: dict[str, float] = {}
+    # Making one reads the slot map and redis-py's table of commands (COMMAND, a large reply):
+    # once per process, not once per thread that starts at the same moment.
+    _making = threading.Lock()
 
     def get_connection(self, params: dict[str, Any]) -> CacheCluster:
         location = params["url"]
         cluster = self._clusters.get(location)
-        if cluster is None:
-            # Made outside any lock: two threads may both make one, and one is kept. A cluster
-            # that cannot be reached raises here, and the next command tries again.
-            cluster = self._clusters.setdefault(location, cluster_client(location, params))
-        return cluster
+        if cluster is not None:
+            return cluster
+        with self._making:
+            cluster = self._clusters.get(location)
+            if cluster is not None:
+                return cluster
+            # A cluster that no seed answered rests like a node (CacheCluster): the threads
+            # that waited meanwhile fail at once, and the next try is NODE_REST_SECONDS later.
+            if time.monotonic() < self._unreachable_until.get(location, 0.0):
+                raise ClusterUnreachable("no seed node answered a moment ago")
+            try:
+                cluster = self._clusters[location] = cluster_client(location, params)
+            except ClusterUnreachable:
+                self._unreachable_until[location] = time.monotonic() + NODE_REST_SECONDS
+                raise
+            return cluster
 
     def disconnect(self, connection: CacheCluster) -> None:
         connection.disconnect_connection_pools()
@@ -168,7 +232,10 @@ def pipelined(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         node = client.get_node_from_key(command[1])
         by_node.setdefault(node.name, (node, []))[1].append(position)
     replies: list[Any] = [None] * len(commands)
+    resting = isinstance(client, CacheCluster)
     for node, positions in by_node.values():
+        if resting:
+            client.check_awake(node)
         pipeline = client.get_redis_connection(node).pipeline(transaction=False)
         for position in positions:
             pipeline.execute_command(*commands[position])
@@ -176,6 +243,10 @@ def pipelined(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
             answered = pipeline.execute()
         except MovedError:
             client.nodes_manager.initialize()  # slots moved since the map was read
+            raise
+        except (RedisTimeoutError, ClusterDownError):
+            if resting:
+                client.rest(node)
             raise
         for position, reply in zip(positions, answered, strict=True):
             replies[position] = reply
