@@ -89,6 +89,17 @@ def _redis_only(request: pytest.FixtureRequest) -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[object]:
+    """A private Redis Cluster of three primaries (tests.servers.PrivateRedisCluster), started
+    once for the whole run by the first test that asks for it. A test that stops a node resumes
+    it and waits for the cluster to be whole again."""
+    from tests.servers import private_redis_cluster  # it imports this module
+
+    with private_redis_cluster() as cluster:
+        yield cluster
+
+
 @pytest.fixture
 def refusing_redis(settings: object) -> None:
     """The cache is a Redis that refuses every connection."""
