@@ -190,6 +190,20 @@ def database_for_servers(tmp_path: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def database_for_a_test_run() -> Iterator[dict[str, str]]:
+    """The DATABASE_URL (as an environment) for a pytest run of its own beside this one: on the
+    PostgreSQL server the tests run against when they do, under a name of its own (pytest-django
+    makes its test database from it and drops it), else none (SQLite, in memory)."""
+    if test_database.vendor != "postgresql":
+        yield {}
+        return
+    database = test_database.settings_dict
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    server = f"{database['HOST']}:{database['PORT'] or 5432}"
+    yield {"DATABASE_URL": f"postgres://{credentials}@{server}/run_{secrets.token_hex(4)}"}
+
+
 @dataclass
 class PrivateRedis:
     """A redis-server of the test's own (never the shared one), which it may stop, resume and
