@@ -207,9 +207,10 @@ def drop_commands(prefixes: list[str]) -> list[tuple[Any, ...]]:
     is one script, and each prefix's commands run in this order on its one node. A fill that
     read the generation before the bump is refused; one that read it after the bump and wrote
     its record before the DEL is deleted by it; one that writes after the DEL read the
-    database after the bump, as it would after a transaction (hence the second drop once the
-    change commits, apikeys.keycache.invalidation). A drop cut short raises: its change stays
-    pending and is delivered again, which bumps, sets the generation's TTL and deletes anew."""
+    generation, and so the database, after the bump: what a fill after a transaction could do
+    too, and why the records are dropped again once the change commits
+    (apikeys.keycache.invalidation). A drop cut short raises: its change stays pending and is
+    delivered again, which bumps, sets the generation's TTL and deletes anew."""
     return [
         command
         for prefix in prefixes
