@@ -42,9 +42,11 @@ RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 SOCKET_TIMEOUT = 0.25  # production's default, which the servers keep
 # While a node is stopped, a request waits out one socket timeout at most (its process lets
 # the node rest after it did not answer: the key's own command fails at once after the sync's),
-# and redis-py's refresh of the slot map that follows (milliseconds; more on a busy machine).
+# and redis-py's refresh of the slot map that follows: 0.27-0.30 s measured, up to 0.9 s on a
+# 2-core machine busy with other jobs. The exact bound is held in one process, without such
+# noise, by tests/apiproject/test_redis_cluster.py; here: not seconds.
 STOPPED_REQUESTS = 12
-STOPPED_BUDGET = 4 * SOCKET_TIMEOUT
+STOPPED_BUDGET = 6 * SOCKET_TIMEOUT
 OWN_LIMIT = 10
 POLL_SECONDS = 3.0
 
