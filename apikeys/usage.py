@@ -29,6 +29,7 @@ from apikeys.keycache.invalidation import REDIS_BACKEND
 from apikeys.keycache.store import USAGE_TTL_SECONDS, usage_key
 from apikeys.models import APIKey, KeyUsageDay
 from apiproject.api.cache import CACHE_ERRORS
+from apiproject.api.rediscluster import pipelined
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,11 @@ def usage_count(*, prefix: str, field: str, now: datetime | None = None) -> None
     day = usage_today(now)
     try:
         if _in_redis():
-            pipeline = get_redis_connection("default").pipeline(transaction=False)
-            pipeline.hincrby(usage_key(prefix, day), field, 1)
-            pipeline.expire(usage_key(prefix, day), USAGE_TTL_SECONDS, nx=True)
-            pipeline.execute()
+            name = usage_key(prefix, day)
+            pipelined(
+                get_redis_connection("default"),
+                [("HINCRBY", name, field, 1), ("EXPIRE", name, USAGE_TTL_SECONDS, "NX")],
+            )
         else:
             name = f"{usage_key(prefix, day)}:{field}"
             cache.add(name, 0, USAGE_TTL_SECONDS)
@@ -216,10 +218,11 @@ def _counted(dates_by_prefix: dict[str, list[date]]) -> dict[tuple[str, date], d
         return {}
     try:
         if _in_redis():
-            pipeline = get_redis_connection("default").pipeline(transaction=False)
-            for prefix, day in wanted:
-                pipeline.hgetall(usage_key(prefix, day))
-            replies = pipeline.execute()
+            # One round trip per node (on a Redis Cluster, each key's days share its slot).
+            replies = pipelined(
+                get_redis_connection("default"),
+                [("HGETALL", usage_key(prefix, day)) for prefix, day in wanted],
+            )
             return {
                 place: {field.decode(): int(value) for field, value in reply.items()}
                 for place, reply in zip(wanted, replies, strict=True)

@@ -32,11 +32,13 @@ class FailureLimitedAuthenticationForm(AdminAuthenticationForm):
         if username is None or not password:
             return super().clean()  # no password is checked: nothing to count
         ip = client_ip(self.request)
-        # A newline is in no address: the pair cannot be spelled by another username.
+        # A newline is in no address: the pair cannot be spelled by another username. Both
+        # budgets are the address's: one slot of a Redis Cluster.
         pair = FailureBudget(
             group=LOGIN_FAILURES_PER_USERNAME_AND_IP_GROUP,
             key=f"{ip}\n{username.lower()}",
             limit=settings.ADMIN_LOGIN_FAILURES_PER_USERNAME_AND_IP,
+            tag=ip,
         )
         per_ip = FailureBudget(
             group=LOGIN_FAILURES_PER_IP_GROUP, key=ip, limit=settings.ADMIN_LOGIN_FAILURES_PER_IP

@@ -11,6 +11,7 @@ Environment variables (docs/operations.md, "Configuration", has the full list):
     API_KEY_CACHE_SECONDS   how long Redis keeps a verified key's record, default 60.
     DJANGO_MAX_BODY_BYTES   the largest request body accepted (413 past it).
     REDIS_URL               the shared cache for rate limits; unset: process memory.
+    REDIS_CLUSTER           "1": REDIS_URL names seed nodes of a Redis Cluster, comma-separated.
     API_RATE_LIMIT          requests per API key, default 100/m.
     API_FAILED_AUTH_RATE_LIMIT  failed authentications per client IP, default 60/m.
     API_TRUSTED_PROXY_COUNT how many X-Forwarded-For hops to trust, default 0.
@@ -22,6 +23,7 @@ Environment variables (docs/operations.md, "Configuration", has the full list):
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -77,6 +79,32 @@ def env_rate(name: str, default: str) -> str:
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}: {exc}") from None
     return value
+
+
+def cluster_seeds(name: str, value: str) -> str:
+    """The seed nodes of a Redis Cluster, `redis://[:password@]host:port[/0]` (`rediss://` for
+    TLS), comma-separated: all of one scheme, credentials and options (one cluster), database 0
+    (a cluster has no other)."""
+    seeds = [seed.strip() for seed in value.split(",") if seed.strip()]
+    if not seeds:
+        raise ImproperlyConfigured(f"{name} must name one or more Redis Cluster seed nodes")
+    shared = set()
+    for seed in seeds:
+        parts = urlsplit(seed)
+        try:
+            parts.port  # noqa: B018 (a port that is no number raises)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {seed!r} has a bad port") from None
+        if parts.scheme not in {"redis", "rediss"} or not parts.hostname:
+            raise ImproperlyConfigured(f"{name}: {seed!r} is no redis:// or rediss:// URL")
+        if parts.path not in {"", "/", "/0"}:
+            raise ImproperlyConfigured(f"{name}: {seed!r}: a Redis Cluster has database 0 only")
+        shared.add((parts.scheme, parts.username, parts.password, parts.query))
+    if len(shared) > 1:
+        raise ImproperlyConfigured(
+            f"{name}: the seeds of one cluster share their scheme, credentials and options"
+        )
+    return ",".join(seeds)
 
 
 # --- Core ---------------------------------------------------------------------------------------
@@ -215,6 +243,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and rate limiting (docs/api.md, "Rate limiting") -------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# A Redis Cluster (docs/operations.md, "Redis Cluster"): REDIS_URL names its seed nodes.
+REDIS_CLUSTER = env_flag("REDIS_CLUSTER")
+if REDIS_CLUSTER:
+    if not REDIS_URL:
+        raise ImproperlyConfigured("REDIS_CLUSTER=1 needs REDIS_URL: the cluster's seed nodes")
+    REDIS_URL = cluster_seeds("REDIS_URL", REDIS_URL)
 if REDIS_URL:
     # Shared by every process and host, so a key's budget holds across all of them.
     CACHES = {
@@ -228,6 +262,13 @@ if REDIS_URL:
             },
         }
     }
+    if REDIS_CLUSTER:
+        # django-redis's extension points, for redis-py's cluster client (the module says why
+        # our own).
+        CACHES["default"]["OPTIONS"].update(
+            CLIENT_CLASS="apiproject.api.rediscluster.RedisClusterClient",
+            CONNECTION_FACTORY="apiproject.api.rediscluster.RedisClusterConnectionFactory",
+        )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # django-ratelimit refuses caches that processes do not share. The development default

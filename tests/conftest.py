@@ -82,8 +82,10 @@ def key_change_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
 def redis_unavailable_reason() -> str | None:
     if not django_settings.REDIS_URL:
         return "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15"
+    # One Redis, or the first seed of a cluster (REDIS_CLUSTER=1): any node answers a PING.
+    first = django_settings.REDIS_URL.split(",")[0]
     try:
-        redis.Redis.from_url(django_settings.REDIS_URL, socket_connect_timeout=1).ping()
+        redis.Redis.from_url(first, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
         return f"needs Redis, and {django_settings.REDIS_URL} does not answer: {exc}"
     return None
@@ -109,6 +111,17 @@ def _pgbouncer_only(request: pytest.FixtureRequest) -> None:
         if IN_CI:
             pytest.fail(f"CI requires PgBouncer: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[object]:
+    """A private Redis Cluster of three primaries (tests.servers.PrivateRedisCluster), started
+    once for the whole run by the first test that asks for it. A test that stops a node resumes
+    it and waits for the cluster to be whole again."""
+    from tests.servers import private_redis_cluster  # it imports this module
+
+    with private_redis_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

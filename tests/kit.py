@@ -25,6 +25,7 @@ from django.urls import clear_url_caches, reverse
 from rest_framework.test import APIClient
 
 from apikeys.keys import KEY_PATTERN
+from apiproject.api import rediscluster
 from users.models import User
 
 # The error table (docs/api.md, "Error table"): code -> message.
@@ -77,12 +78,18 @@ def assert_error(response, status: HTTPStatus, code: str) -> dict:
 
 def redis_cache(location: str) -> dict:
     """settings.CACHES for a Redis at `location`, with production's short timeouts (changing
-    CACHES makes Django forget its cache connections)."""
+    CACHES makes Django forget its cache connections). In a run on a Redis Cluster
+    (REDIS_CLUSTER=1), `location` names its seed nodes: a Redis that refuses or never answers is
+    then a cluster that cannot be reached."""
+    options: dict[str, object] = {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25}
+    if settings.REDIS_CLUSTER:
+        options.update(CLIENT_CLASS=rediscluster.CLIENT_CLASS)
+        options.update(CONNECTION_FACTORY=rediscluster.CONNECTION_FACTORY)
     return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": location,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+            "OPTIONS": options,
         }
     }
 

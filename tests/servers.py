@@ -1,6 +1,6 @@
 """Real servers of ours for the tests that need several processes: gunicorn servers sharing a
-fresh database and a Redis, a private Redis a test may stop, a private PgBouncer, and requests
-to them."""
+fresh database and a Redis, a private Redis a test may stop, a private PgBouncer, a private
+Redis Cluster, and requests to them."""
 
 import http.client
 import json
@@ -12,9 +12,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -23,13 +24,25 @@ import psycopg
 import pytest
 import redis
 from django.db import connection as test_database
+from redis.cluster import RedisCluster
 
+from apiproject.api.rediscluster import NODE_REST_SECONDS
 from tests.conftest import IN_CI, PGBOUNCER, pgbouncer_unavailable_reason, redis_unavailable_reason
 from tests.processes import Server, free_port, manage_py, serving_several
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
+PROJECTS_PATH = "/api/v1/projects"
+# A window's X-RateLimit-Reset is read from two clock readings, which may straddle a second;
+# windows of one key are 60 s apart, so resets this close belong to the same window.
+SAME_WINDOW_SLACK = 2
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+CLUSTER_NODES = 3
+# How long the other nodes wait for a stopped one before they mark it failed (and, with no
+# replica to promote, the whole cluster down): longer than any test stops one.
+CLUSTER_NODE_TIMEOUT_MS = 30_000
+CLUSTER_START_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,29 @@ def send(
 
 def get(server: Server, path: str, key: str | None = None) -> Reply:
     return send(server, "GET", path, key)
+
+
+def alternating_gets(servers: list[Server], key: str, count: int, *, threads: int) -> list[Reply]:
+    """`count` GETs of the project list with `key`, request i sent to server i mod n."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [
+            pool.submit(get, servers[index % len(servers)], PROJECTS_PATH, key)
+            for index in range(count)
+        ]
+        return [future.result() for future in futures]
+
+
+def by_window(replies: list[Reply]) -> list[list[Reply]]:
+    """The replies grouped by the rate-limit window (X-RateLimit-Reset) that counted them."""
+    windows: list[list[Reply]] = []
+    last_reset = None
+    for reply in sorted(replies, key=lambda reply: reply.int_header("X-RateLimit-Reset")):
+        reset = reply.int_header("X-RateLimit-Reset")
+        if last_reset is None or reset - last_reset > SAME_WINDOW_SLACK:
+            windows.append([])
+        windows[-1].append(reply)
+        last_reset = reset
+    return windows
 
 
 def gunicorn_servers(
@@ -164,6 +200,20 @@ def database_for_servers(tmp_path: Path) -> Iterator[str]:
             yield f"postgres://{credentials}@{database['HOST']}:{port}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def database_for_a_test_run() -> Iterator[dict[str, str]]:
+    """The DATABASE_URL (as an environment) for a pytest run of its own beside this one: on the
+    PostgreSQL server the tests run against when they do, under a name of its own (pytest-django
+    makes its test database from it and drops it), else none (SQLite, in memory)."""
+    if test_database.vendor != "postgresql":
+        yield {}
+        return
+    database = test_database.settings_dict
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    server = f"{database['HOST']}:{database['PORT'] or 5432}"
+    yield {"DATABASE_URL": f"postgres://{credentials}@{server}/run_{secrets.token_hex(4)}"}
 
 
 @dataclass
@@ -313,3 +363,115 @@ def private_pgbouncer(database_url: str, *, pool_size: int = 8) -> Iterator[Priv
             process.kill()
             process.wait()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass
+class PrivateRedisCluster:
+    """A Redis Cluster of the tests' own: CLUSTER_NODES primaries without replicas, each a
+    redis-server on free loopback ports (its own and its cluster bus's) in `directory`; a test
+    may stop a node (SIGSTOP), and must resume it."""
+
+    directory: Path
+    ports: list[int]
+    processes: dict[int, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """REDIS_URL for the service: every node, as seeds."""
+        return ",".join(f"redis://{HOST}:{port}/0" for port in self.ports)
+
+    def client(self) -> RedisCluster:
+        """A cluster client of the test's own, patient (not the service's)."""
+        return RedisCluster(host=HOST, port=self.ports[0], socket_timeout=5)
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(host=HOST, port=port, socket_timeout=5)
+
+    def port_of(self, key: str) -> int:
+        """The port of the node that holds `key`'s slot."""
+        return self.client().get_node_from_key(key).port
+
+    def start(self) -> None:
+        for port in self.ports:
+            bus_port = free_port()
+            # Snapshots never; nodes.conf, logs in the directory.
+            self.processes[port] = subprocess.Popen(
+                [REDIS_SERVER, "--bind", HOST, "--port", str(port), "--cluster-enabled", "yes",
+                 "--cluster-port", str(bus_port), "--cluster-config-file", f"nodes-{port}.conf",
+                 "--cluster-node-timeout", str(CLUSTER_NODE_TIMEOUT_MS), "--save", "",
+                 "--appendonly", "no", "--dir", str(self.directory),
+                 "--logfile", f"redis-{port}.log"],
+            )  # fmt: skip
+        for port in self.ports:
+            self._wait(lambda port=port: self.node(port).ping())
+        subprocess.run(
+            [REDIS_CLI, "--cluster", "create", *(f"{HOST}:{port}" for port in self.ports),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=CLUSTER_START_TIMEOUT,
+        )  # fmt: skip
+        self.wait_until_ok()
+
+    def wait_until_ok(self) -> None:
+        """Until every node says cluster_state:ok (and so knows every slot's node)."""
+        self._wait(lambda: all(self.node(port).cluster("info")["cluster_state"] == "ok"
+                               for port in self.ports))  # fmt: skip
+
+    @contextmanager
+    def stopped(self, port: int) -> Iterator[None]:
+        """The node on `port` stopped (SIGSTOP: its kernel still accepts connections, nothing
+        answers) meanwhile; then resumed, the cluster whole again, and as long past as the
+        service's clients let a node that did not answer rest (docs/operations.md, "Redis
+        Cluster": counting resumes within that bound)."""
+        os.kill(self.processes[port].pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.processes[port].pid, signal.SIGCONT)
+        resumed = time.monotonic()
+        self.wait_until_ok()
+        time.sleep(max(0.0, NODE_REST_SECONDS - (time.monotonic() - resumed)))
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+        for process in self.processes.values():
+            process.wait()
+
+    @staticmethod
+    def _wait(ready: Callable[[], object]) -> None:
+        deadline = time.monotonic() + CLUSTER_START_TIMEOUT
+        while True:
+            try:
+                if ready():
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the private Redis Cluster did not come up")
+            time.sleep(0.1)  # starting up, bounded by the deadline
+
+
+def require_redis_cluster_tools() -> None:
+    """The `rediscluster` marker's rule: redis-server and redis-cli are needed."""
+    missing = [tool for tool in (REDIS_SERVER, REDIS_CLI) if not Path(tool).exists()]
+    if missing:
+        reason = f"needs {' and '.join(missing)} (apt-get install -y redis-server)"
+        if IN_CI:
+            pytest.fail(f"CI requires it: {reason}")
+        pytest.skip(reason)
+
+
+@contextmanager
+def private_redis_cluster() -> Iterator[PrivateRedisCluster]:
+    require_redis_cluster_tools()
+    cluster = PrivateRedisCluster(
+        Path(tempfile.mkdtemp(prefix="apiproject-cluster-")),
+        [free_port() for _ in range(CLUSTER_NODES)],
+    )
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+        shutil.rmtree(cluster.directory, ignore_errors=True)

@@ -14,7 +14,9 @@ otherwise it verifies the key against the database as if nothing were cached. So
 refused everywhere within TRUST_SECONDS of its commit or of Redis answering again, whichever is
 later, whatever Redis still holds (docs/operations.md, "The key cache, through faults"). A Redis
 that restarted (perhaps from a snapshot that still holds records a change dropped since) is
-recognised by its run id: every recent change is delivered again.
+recognised by its run id: every recent change is delivered again. On a Redis Cluster, by the run
+ids of all its primaries (one restarted, or a replica promoted in its place, which may lack the
+last drops it took), and a sync is complete only when every primary answered.
 """
 
 import logging
@@ -30,9 +32,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from apikeys.keycache.store import queue_drops
+from apikeys.keycache.store import drop_commands
 from apikeys.models import APIKey, KeyCacheChange
 from apiproject.api.cache import CACHE_ERRORS
+from apiproject.api.rediscluster import pipelined, run_ids
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +100,9 @@ def _purge_changes(*, before: Any) -> None:
 
 
 def _drop(client: Any, prefixes: list[str]) -> None:
-    pipeline = client.pipeline(transaction=True)
-    queue_drops(pipeline, prefixes)
-    pipeline.execute()
+    # One round trip per node, no transaction across prefixes (store.drop_commands says why
+    # none is needed).
+    pipelined(client, drop_commands(prefixes))
 
 
 def _drop_or_warn(prefixes: list[str]) -> bool:
@@ -191,10 +194,9 @@ class ChangeFeed:
         )
         undelivered = {prefix for pk, prefix in pending.items() if pk not in self._delivered}
         client = get_redis_connection("default")
-        pipeline = client.pipeline(transaction=False)
-        pipeline.info("server")
-        queue_drops(pipeline, sorted(undelivered))
-        redis_ids = frozenset({pipeline.execute()[0]["run_id"]})
+        redis_ids = run_ids(client)
+        if undelivered:
+            _drop(client, sorted(undelivered))
         if redis_ids != self._redis_ids:
             # A Redis this process has not synced with, or one that restarted, perhaps from a
             # snapshot holding records that changes since then dropped: deliver again every

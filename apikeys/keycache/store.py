@@ -1,6 +1,11 @@
 """Where key records live in Redis and the scripts that read and write them, each one round
 trip (EVALSHA through redis-py's Script: the source is sent once per server). Everything a
-script needs comes in as an argument; the scripts hold no setting of their own."""
+script needs comes in as an argument; the scripts hold no setting of their own.
+
+Every Redis key of one API key carries the hash tag `{<prefix>}` (record, counter, generation,
+last-use marker, usage days): on a Redis Cluster they share one slot, so each script works on
+one node (docs/operations.md, "Redis Cluster"). Keys of several API keys are only ever written
+or read together in batches of single-key commands (apiproject.api.rediscluster.pipelined)."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -87,25 +92,31 @@ def _script(client: Any, source: str) -> Script:
     return found
 
 
+def _tag(prefix: str) -> str:
+    # Redis hashes only what is between the first braces: one slot for all of a key's names.
+    # A prefix is letters and digits (apikeys.keys), never a brace.
+    return f"{{{prefix}}}"
+
+
 def record_key(prefix: str) -> str:
-    return f"apikeys:record:{prefix}"
+    return f"apikeys:record:{_tag(prefix)}"
 
 
 def generation_key(prefix: str) -> str:
-    return f"apikeys:generation:{prefix}"
+    return f"apikeys:generation:{_tag(prefix)}"
 
 
 def touch_key(prefix: str) -> str:
-    return f"apikeys:used:{prefix}"
+    return f"apikeys:used:{_tag(prefix)}"
 
 
 def counter_key(prefix: str, window_end: int) -> str:
-    return f"apikeys:count:{prefix}:{window_end}"
+    return f"apikeys:count:{_tag(prefix)}:{window_end}"
 
 
 def usage_key(prefix: str, day: date) -> str:
     """A key's counts of one UTC day: a hash of requests, errors, rate_limited."""
-    return f"apikeys:usage:{prefix}:{day:%Y%m%d}"
+    return f"apikeys:usage:{_tag(prefix)}:{day:%Y%m%d}"
 
 
 @dataclass(frozen=True)
@@ -192,10 +203,24 @@ def counted(client: Any, *, prefix: str, window_end: int) -> int:
     return int(client.get(counter_key(prefix, window_end)) or 0)
 
 
-def queue_drops(pipeline: Any, prefixes: list[str]) -> None:
-    """Drop these keys' records and bump their generations, so that a fill from a read made
-    before this is refused."""
-    for prefix in prefixes:
-        pipeline.incr(generation_key(prefix))
-        pipeline.expire(generation_key(prefix), GENERATION_TTL_SECONDS)
-        pipeline.delete(record_key(prefix))
+def drop_commands(prefixes: list[str]) -> list[tuple[Any, ...]]:
+    """The commands that drop these keys' records and bump their generations, so that a fill
+    from a read made before them is refused; for apiproject.api.rediscluster.pipelined.
+
+    Not a transaction (on a cluster, one cannot span slots), and it need not be one: the fill
+    is one script, and each prefix's commands run in this order on its one node. A fill that
+    read the generation before the bump is refused; one that read it after the bump and wrote
+    its record before the DEL is deleted by it; one that writes after the DEL read the
+    generation, and so the database, after the bump: what a fill after a transaction could do
+    too, and why the records are dropped again once the change commits
+    (apikeys.keycache.invalidation). A drop cut short raises: its change stays pending and is
+    delivered again, which bumps, sets the generation's TTL and deletes anew."""
+    return [
+        command
+        for prefix in prefixes
+        for command in (
+            ("INCR", generation_key(prefix)),
+            ("EXPIRE", generation_key(prefix), GENERATION_TTL_SECONDS),
+            ("DEL", record_key(prefix)),
+        )
+    ]

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apiproject.api.cache import CACHE_ERRORS
 from apiproject.api.errors import error_response
+from apiproject.api.rediscluster import default_cluster, primary_tags
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +36,17 @@ class CacheCheckFailed(Exception):
 
 def check_cache() -> None:
     """A real write and read: the rate-limit counters need both. A key of its own per probe,
-    so probes of several processes at once cannot disturb each other."""
-    key = f"readyz:{uuid.uuid4().hex}"
-    cache.set(key, key, timeout=10)
-    if cache.get(key) != key:
-        raise CacheCheckFailed("the value written was not read back")
-    cache.delete(key)
+    so probes of several processes at once cannot disturb each other; on a Redis Cluster, one
+    on every primary (by their hash tags), each of which holds some keys' counters."""
+    token = uuid.uuid4().hex
+    cluster = default_cluster()
+    tags = [""] if cluster is None else [f"{{{tag}}}:" for tag in primary_tags(cluster)]
+    for tag in tags:
+        key = f"readyz:{tag}{token}"
+        cache.set(key, key, timeout=10)
+        if cache.get(key) != key:
+            raise CacheCheckFailed("the value written was not read back")
+        cache.delete(key)
 
 
 # Each check raises on failure; the name is what /readyz reports.

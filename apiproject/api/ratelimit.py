@@ -9,6 +9,10 @@ fixed windows.
 When the cache fails, the per-key limit fails open (the API stays up), but the budgets that
 stop guessing do not: they count in this process's memory instead, so a guesser gets at most
 the budget times the number of processes.
+
+On a Redis Cluster (docs/operations.md, "Redis Cluster"), each of django-ratelimit's counters is
+one key, read and written alone; a failure budget's counters carry a hash tag, one address's
+budgets sharing theirs.
 """
 
 import hashlib
@@ -262,15 +266,23 @@ _Result = TypeVar("_Result")
 
 @dataclass(frozen=True)
 class FailureBudget:
-    """At most `limit` failures counted for `key` in `group`, per fixed window."""
+    """At most `limit` failures counted for `key` in `group`, per fixed window. Budgets of one
+    `tag` (by default their key; one client address's, say) keep their counters in one slot of
+    a Redis Cluster."""
 
     group: str
     key: str
     limit: int
+    tag: str = ""
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(f"{self.group}\n{self.key}".encode()).hexdigest()
+
+    @property
+    def slot(self) -> str:
+        """The hash tag of its Redis keys: a digest, so no brace of an address can move it."""
+        return hashlib.sha256((self.tag or self.key).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -318,10 +330,10 @@ def failures_reserve(*, budgets: Sequence[FailureBudget], window: int) -> Failur
     reservation = FailureReservation(
         window=window, groups=", ".join(budget.group for budget in budgets)
     )
-    generation_keys = [_generation_key(budget.digest, start) for budget in budgets]
+    generation_keys = [_generation_key(budget, start) for budget in budgets]
     generations = reservation.in_shared_cache(lambda: cache.get_many(generation_keys)) or {}
     for budget, generation_key in zip(budgets, generation_keys, strict=True):
-        shared_key = f"{_counter_name(budget.digest, start)}:{generations.get(generation_key, 0)}"
+        shared_key = f"{_counter_name(budget, start)}:{generations.get(generation_key, 0)}"
         count = reservation.in_shared_cache(lambda key=shared_key: _shared_incr(key, ttl))
         if count is not None:
             reservation.held.append(_Held(shared_key=shared_key))
@@ -352,16 +364,16 @@ def failures_release(
     ttl = start + reservation.window - now + EXPIRATION_FUDGE
     for budget in clear:
         _failures_in_memory.delete(budget.digest)
-        generation_key = _generation_key(budget.digest, start)
+        generation_key = _generation_key(budget, start)
         reservation.in_shared_cache(lambda key=generation_key: _shared_incr(key, ttl))
 
 
-def _counter_name(digest: str, start: int) -> str:
-    return f"{FAILURES_KEY_PREFIX}{digest}:{start}"
+def _counter_name(budget: FailureBudget, start: int) -> str:
+    return f"{FAILURES_KEY_PREFIX}{{{budget.slot}}}:{budget.digest}:{start}"
 
 
-def _generation_key(digest: str, start: int) -> str:
-    return f"{_counter_name(digest, start)}:generation"
+def _generation_key(budget: FailureBudget, start: int) -> str:
+    return f"{_counter_name(budget, start)}:generation"
 
 
 def _shared_incr(key: str, ttl: int) -> int:

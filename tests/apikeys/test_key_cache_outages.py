@@ -15,6 +15,7 @@ from http import HTTPStatus
 
 import pytest
 
+from apikeys.keycache.store import record_key
 from tests.processes import Server, migrate_with_superuser, python_output
 from tests.servers import (
     PrivateRedis,
@@ -180,7 +181,7 @@ def ask_every_server(stage: Stage, key: str, rounds: int = 2) -> list[Reply]:
 def warmed(stage: Stage, key: str) -> str:
     """`key`, used on every server so that Redis holds its record."""
     assert {reply.status for reply in ask_every_server(stage, key)} == {HTTPStatus.OK}
-    assert stage.redis.client().exists(f"apikeys:record:{prefix_of(key)}")
+    assert stage.redis.client().exists(record_key(prefix_of(key)))
     return key
 
 
@@ -265,7 +266,7 @@ def test_a_redis_restarted_from_a_snapshot_holding_a_revoked_keys_record_refuses
 
     stage.redis.restart_from_snapshot()
     restarted = time.monotonic()
-    assert stage.redis.client().exists(f"apikeys:record:{prefix_of(key)}")  # back again
+    assert stage.redis.client().exists(record_key(prefix_of(key)))  # back again
     replies = poll_after(stage, [key], restarted)[key]
 
     late = [reply for sent, reply in replies if sent >= BOUND_SECONDS]

@@ -21,7 +21,10 @@ from tests.kit import REFUSING_REDIS_URL
 from tests.processes import Server, migrate_with_superuser
 from tests.servers import (
     HOST,
+    PROJECTS_PATH,
     Reply,
+    alternating_gets,
+    by_window,
     database_for_servers,
     get,
     gunicorn_servers,
@@ -32,7 +35,6 @@ from tests.servers import (
 
 pytestmark = pytest.mark.redis
 
-PROJECTS_PATH = "/api/v1/projects"
 USERNAME = "alice"
 DEFAULT_LIMIT = 100
 BURST_SIZE = 300
@@ -43,32 +45,6 @@ FAIL_OPEN_REQUESTS = 20
 SILENT_REDIS_REQUESTS = 3  # each waits out a socket timeout
 SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-# A window's X-RateLimit-Reset is read from two clock readings, which may straddle a second;
-# windows of one key are 60 s apart, so resets this close belong to the same window.
-SAME_WINDOW_SLACK = 2
-
-
-def alternating_gets(servers: list[Server], key: str, count: int, *, threads: int) -> list[Reply]:
-    """`count` GETs of the project list with `key`, request i sent to server i mod n."""
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [
-            pool.submit(get, servers[index % len(servers)], PROJECTS_PATH, key)
-            for index in range(count)
-        ]
-        return [future.result() for future in futures]
-
-
-def by_window(replies: list[Reply]) -> list[list[Reply]]:
-    """The replies grouped by the rate-limit window (X-RateLimit-Reset) that counted them."""
-    windows: list[list[Reply]] = []
-    last_reset = None
-    for reply in sorted(replies, key=lambda reply: reply.int_header("X-RateLimit-Reset")):
-        reset = reply.int_header("X-RateLimit-Reset")
-        if last_reset is None or reset - last_reset > SAME_WINDOW_SLACK:
-            windows.append([])
-        windows[-1].append(reply)
-        last_reset = reset
-    return windows
 
 
 def statuses(replies: list[Reply]) -> list[int]:

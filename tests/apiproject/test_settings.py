@@ -37,6 +37,23 @@ BAD_ENVIRONMENTS = {
         {"DJANGO_SECRET_KEY": "x", "DATABASE_TRANSACTION_POOLING": "1"},
         "DATABASE_TRANSACTION_POOLING",
     ),
+    "a redis cluster without seeds": (
+        {"DJANGO_SECRET_KEY": "x", "REDIS_CLUSTER": "1"},
+        "REDIS_URL",
+    ),
+    **{
+        f"a redis cluster seeded with {seeds}": (
+            {"DJANGO_SECRET_KEY": "x", "REDIS_CLUSTER": "1", "REDIS_URL": seeds},
+            "REDIS_URL",
+        )
+        for seeds in [
+            "redis://127.0.0.1:7000/1",  # a cluster has database 0 only
+            "http://127.0.0.1:7000",
+            "redis://127.0.0.1:port",
+            "redis://:one@127.0.0.1:7000,redis://:two@127.0.0.1:7001",  # two clusters' passwords
+            "rediss://127.0.0.1:7000,redis://127.0.0.1:7001",
+        ]
+    },
 }
 
 
@@ -86,6 +103,23 @@ def test_manage_check_is_clean_with_a_secret_key_and_either_cache(redis_url):
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
     assert result.stderr == ""
+
+
+def test_a_redis_cluster_is_django_redis_on_our_cluster_client_with_every_seed():
+    printed = python_output(
+        "import django; django.setup(); from django.conf import settings; "
+        "cache = settings.CACHES['default']; print(cache['LOCATION']); "
+        "print(cache['OPTIONS']['CLIENT_CLASS']); print(cache['OPTIONS']['SOCKET_TIMEOUT'])",
+        DJANGO_SECRET_KEY="x",
+        REDIS_CLUSTER="1",
+        REDIS_URL="rediss://:pw@10.0.0.1:7000/0, rediss://:pw@10.0.0.2:7000/0",
+    )
+
+    assert printed == [
+        "rediss://:pw@10.0.0.1:7000/0,rediss://:pw@10.0.0.2:7000/0",
+        "apiproject.api.rediscluster.RedisClusterClient",
+        "0.25",
+    ]
 
 
 def test_database_url_selects_postgresql():
