@@ -22,7 +22,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
 
 
-@pytest.fixture(autouse=True)
+# Session-scoped so that it comes before the modules' stack fixtures, which would otherwise
+# start (and fail) first.
+@pytest.fixture(scope="session", autouse=True)
 def _nginx_and_postgresql_binaries() -> None:
     missing = [str(path) for path in (NGINX, POSTGRESQL_BIN / "initdb") if not path.exists()]
     if missing:
