@@ -30,6 +30,7 @@ This module is the order of the steps; each step is a module of its own: `cli` (
 database hold), `report` (and `measurements`, the file it writes).
 """
 
+import argparse
 import sys
 
 import django
@@ -39,6 +40,7 @@ from benchmarks.cli import parse_args, scale_of
 from benchmarks.cpu import CpuMeters, local_postmaster_pid, measured_round
 from benchmarks.endpoints import endpoints, selected
 from benchmarks.load import Result, Wrk, ensure_wrk
+from benchmarks.measurements import LAST_RUN
 from benchmarks.per_request import count_per_request
 from benchmarks.profiling import profile
 from benchmarks.report import (
@@ -50,28 +52,34 @@ from benchmarks.report import (
 )
 from benchmarks.seed import ensure_database, flush_redis, issue_keys, seed
 from benchmarks.servers import configure_environment, server, worker_peak_memory_mib
+from benchmarks.setups import Setup, setup_of
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    with setup_of(args) as setup:
+        measure(args, setup)
+
+
+def measure(args: argparse.Namespace, setup: Setup) -> None:
     wrk = Wrk(ensure_wrk(), args.threads, args.connections)
-    configure_environment(args.database_url, args.redis_url)
+    configure_environment(args.database_url, setup.redis_url, redis_cluster=setup.scale_out)
     ensure_database(args.database_url)
     django.setup()
     scale = scale_of(args)
     seed(scale, args.database_url)
-    flush_redis(args.redis_url)
+    flush_redis(setup.redis_nodes())
     listed = selected(endpoints(scale, issue_keys()), args.only)
     connection.close()  # the servers have the database to themselves
 
-    run = conditions(args, scale)
+    run = conditions(args, scale, setup)
     print_conditions(run)
     postmaster = local_postmaster_pid(args.database_url)
     if postmaster is None:
         print("PostgreSQL does not run on this machine: its CPU per request is not measured")
     results = {endpoint.name: Result(endpoint) for endpoint in listed}
-    with server(args.workers) as (base_url, master_pid):
-        meters = CpuMeters(master_pid, args.redis_url, postmaster)
+    with server(args.workers, **setup.server_environment) as (base_url, master_pid):
+        meters = CpuMeters(master_pid, setup.redis_nodes(), postmaster)
         for endpoint in listed:
             wrk.run(base_url, endpoint, args.warmup)
         for index in range(args.rounds):
@@ -84,11 +92,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.profile:
             profile(wrk, base_url, master_pid, results[args.profile].endpoint, args.duration)
     print(f"load average after: {load_average()}")
-    with server(1, BENCH_COUNT="1") as (base_url, _pid):
+    with server(1, BENCH_COUNT="1", **setup.server_environment) as (base_url, _pid):
         counts = {endpoint.name: count_per_request(base_url, endpoint) for endpoint in listed}
-    print_report(results, counts, memory)
+    print_report(results, counts, memory, setup.description)
     measurements_of(run, results, counts).write(args.output)
-    print(f"\nmeasurements written to {args.output} (`make capacity` reads them)")
+    reader = (
+        "make capacity"
+        if args.output == LAST_RUN
+        else (f"make capacity CAPACITY_ARGS='--measurements {args.output}'")
+    )
+    print(f"\nmeasurements written to {args.output} (`{reader}` reads them)")
     failed = [name for name, result in results.items() if any(r.errors for r in result.rounds)]
     if failed:
         sys.exit(f"answers other than 2xx (or socket errors) from: {', '.join(failed)}")
