@@ -3,6 +3,7 @@
     python -m benchmarks.run                  # 100 users x 100 projects, 5 rounds of 10 s
     python -m benchmarks.run --scale large    # 1,000,000 projects + one user with 100,000
     python -m benchmarks.run --smoke          # seconds, tiny data, figures not judged
+    python -m benchmarks.run --scale-out      # through a Redis Cluster and PgBouncer
 
 It seeds a database of its own (`apiproject_bench` by default, never a test database) with
 `INSERT ... SELECT generate_series`, starts the service under gunicorn (2 workers,
@@ -21,13 +22,27 @@ is held, per request. What each endpoint costs is written to benchmarks/last-run
 `--output`), from which `make capacity` (benchmarks/capacity.py) derives what a given rate
 needs.
 
+With `--scale-out` (`make bench BENCH_ARGS="--scale-out"`), the run starts a Redis Cluster of
+its own (three `redis-server --cluster-enabled yes` on free loopback ports, joined by
+`redis-cli --cluster create`, in a temp dir) and a PgBouncer of its own in transaction pooling
+mode in front of the benchmark's database, and both gunicorns (the measured one, which serves
+the floor views and the API alike, and the counting one) run through them (REDIS_CLUSTER=1,
+DATABASE_TRANSACTION_POOLING=1); the seeding goes to PostgreSQL directly. Both stop at the
+end. Redis's CPU is then the sum over the primaries. The report and the measurements file
+state the setup (single node or scale-out), and a scale-out run writes
+benchmarks/last-run-scale-out.json, leaving last-run.json, which `make capacity` reads, to the
+single-node figures. The figure to set beside a single-node run's is the ratio to the floor:
+the floor runs through the same setup.
+
 Figures are only worth comparing on an otherwise idle machine: the load average is printed
 before and after.
 
 This module is the order of the steps; each step is a module of its own: `cli` (arguments),
-`seed` (data and keys), `endpoints` (what is measured), `servers` (gunicorn), `load` (wrk),
-`cpu` (CPU per request), `profiling` (py-spy), `per_request` (statements, round trips and the
-database hold), `report` (and `measurements`, the file it writes).
+`setups` (single node or scale-out, the latter on `private_servers`: the Redis Cluster and
+PgBouncer, which the tests start too), `seed` (data and keys), `endpoints` (what is
+measured), `servers` (gunicorn), `load` (wrk), `cpu` (CPU per request), `profiling` (py-spy),
+`per_request` (statements, round trips and the database hold), `report` (and `measurements`,
+the file it writes).
 """
 
 import argparse
