@@ -38,7 +38,8 @@ test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The API against Django's floor under gunicorn, PostgreSQL and Redis (docs/performance.md).
-# BENCH_ARGS adds options, e.g. BENCH_ARGS="--scale large" or BENCH_ARGS="--smoke".
+# BENCH_ARGS adds options, e.g. BENCH_ARGS="--scale large", BENCH_ARGS="--smoke", or
+# BENCH_ARGS="--scale-out" (through a private Redis Cluster and PgBouncer; its own output file).
 bench: install-dev
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.measurements import LAST_RUN, EndpointCosts, Measurements
+from benchmarks.measurements import LAST_RUN, SINGLE_NODE, EndpointCosts, Measurements
 
 DEFAULT_MIX = "GET /projects=70,GET /projects/{id}=20,POST+DELETE /projects=10"
 DEFAULT_RATES = "1000,10000,100000"
@@ -175,8 +175,15 @@ def assumptions(measured: Measurements, mix: Mix, utilisation: float, source: Pa
         if utilisation < 1
         else "- Every resource is sized to be fully busy: no headroom for queueing."
     )
+    # A scale-out run (`make bench --scale-out`) timed the hold through PgBouncer already.
+    hold_path, through = (
+        ("through PgBouncer", ",")
+        if run.get("scale_out")
+        else ("straight to PostgreSQL", ", and through PgBouncer,")
+    )
     lines = [
-        f"- Measured by `make bench` ({source.name}): commit {run['commit']}, {run['date']}; "
+        f"- Measured by `make bench` ({source.name}), {run.get('setup', SINGLE_NODE)}: "
+        f"commit {run['commit']}, {run['date']}; "
         f"{run['cpus']} CPUs ({run['cpu_model']}); {run['server']}; PostgreSQL "
         f"{run['postgresql']}, Redis {run['redis']}; data: {run['data']}; "
         f"wrk {run['wrk']}, {run['rounds']} rounds of {run['round_seconds']} s; load average "
@@ -184,7 +191,8 @@ def assumptions(measured: Measurements, mix: Mix, utilisation: float, source: Pa
         f"- The mix, by requests: {shares}. A POST+DELETE is a POST and the DELETE of what it "
         "made, each a request: its costs are the mean of the two.",
         "- CPU per request: each process's CPU over a round over the requests wrk completed, "
-        "median of the rounds; service: gunicorn's master and workers; Redis: its main thread; "
+        "median of the rounds; service: gunicorn's master and workers; Redis: its main thread "
+        "(a cluster's: summed over its primaries); "
         "PostgreSQL: every process of the cluster. Cores are the measured machine's; another "
         "CPU scales them. The benchmark shared its cores with PostgreSQL, Redis and wrk, so "
         "the figures include that contention.",
@@ -200,9 +208,9 @@ def assumptions(measured: Measurements, mix: Mix, utilisation: float, source: Pa
         "- PostgreSQL connections: PgBouncer in transaction mode lends a server connection "
         "for one statement outside a transaction, or for a transaction from its first "
         "statement to its COMMIT; the hold is timed by the counting server, one request at a "
-        "time, straight to PostgreSQL (on loopback in `make bench`). Over a network, and "
-        "through PgBouncer, each statement, BEGIN and COMMIT holds it one round trip longer: "
-        "there the figures are a floor. PgBouncer's own CPU is not measured.",
+        f"time, {hold_path} (on loopback in `make bench`). Over a network"
+        f"{through} each statement, BEGIN and COMMIT holds it one round trip longer: there the "
+        "figures are a floor. PgBouncer's own CPU is not measured.",
         "- PostgreSQL cores: the benchmark's data (above) fits in memory; disk reads are not "
         "measured, nor the commits' fsync beyond the time it holds a connection.",
         "- Not counted: nginx, TLS, the network, memory, replicas and failover headroom.",

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from benchmarks.measurements import LAST_RUN
+from benchmarks.measurements import LAST_RUN, LAST_SCALE_OUT_RUN
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/apiproject_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -23,13 +23,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--redis-url", help=f"the one Redis (default: {DEFAULT_REDIS_URL}); not with --scale-out"
+    )
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="the servers through a Redis Cluster of 3 primaries and PgBouncer in transaction "
+        "pooling mode, both private, started for the run (benchmarks/setups.py)",
+    )
     parser.add_argument("--only", help="endpoint names to measure, separated by ';'")
     parser.add_argument(
         "--output",
         type=Path,
-        default=LAST_RUN,
-        help="the measurements file that `make capacity` reads (default: %(default)s)",
+        help=f"the measurements file (default: {LAST_RUN}, which `make capacity` reads; with "
+        f"--scale-out, {LAST_SCALE_OUT_RUN}, so that the single-node figures stay)",
     )
     parser.add_argument(
         "--profile",
@@ -38,6 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "the functions taking the most time are printed",
     )
     args = parser.parse_args(argv)
+    if args.scale_out and args.redis_url:
+        parser.error("--redis-url names the single node's Redis: --scale-out starts a cluster")
+    args.redis_url = args.redis_url or DEFAULT_REDIS_URL
+    args.output = args.output or (LAST_SCALE_OUT_RUN if args.scale_out else LAST_RUN)
     if args.smoke:
         args.rounds, args.duration, args.warmup = 1, 1, 1
         args.connections, args.threads = 2, 1

@@ -3,9 +3,10 @@ it and divided by the requests wrk completed in it.
 
 - The service: gunicorn's processes (the master and its workers, every thread), from
   /proc/<pid>/stat's user and system time.
-- Redis: its main thread, from `INFO cpu` (the server's own getrusage, to the microsecond).
-  The main thread is what runs every command: the core a shard cannot share. It needs no
-  pid, so it is right for a Redis in a container or on another host too.
+- Redis: its main thread, from `INFO cpu` (the server's own getrusage, to the microsecond);
+  on a Redis Cluster (`--scale-out`), the sum over its primaries. The main thread is what
+  runs every command: the core a shard cannot share. It needs no pid, so it is right for a
+  Redis in a container or on another host too.
 - PostgreSQL: every process of the cluster, which are the postmaster's children (backends,
   WAL writer, checkpointer...), from /proc; only when the cluster runs on this machine.
 
@@ -100,9 +101,11 @@ def local_postmaster_pid(database_url: str) -> int | None:
 class CpuMeters:
     """Reads the three CPU times (`per_request` divides two readings' difference)."""
 
-    def __init__(self, service_pid: int, redis_url: str, postmaster_pid: int | None) -> None:
+    def __init__(
+        self, service_pid: int, redis_nodes: list[redis.Redis], postmaster_pid: int | None
+    ) -> None:
         self.service_pid = service_pid
-        self.redis = redis.Redis.from_url(redis_url)
+        self.redis_nodes = redis_nodes  # one, or every primary of a cluster
         self.postmaster_pid = postmaster_pid
 
     def read(self) -> CpuReading:
@@ -111,7 +114,7 @@ class CpuMeters:
             postgres = process_tree_cpu_seconds(self.postmaster_pid)
         return CpuReading(
             service=process_tree_cpu_seconds(self.service_pid),
-            redis=redis_cpu_seconds(self.redis),
+            redis=sum(redis_cpu_seconds(node) for node in self.redis_nodes),
             postgres=postgres,
         )
 

@@ -1,12 +1,18 @@
 """The measurements file: what one `make bench` run measured, per endpoint, written at its end
-(benchmarks/last-run.json unless `--output` says otherwise; git ignores it) and read by
-`make capacity` (benchmarks/capacity.py)."""
+(benchmarks/last-run.json unless `--output` says otherwise; with `--scale-out`,
+benchmarks/last-run-scale-out.json; git ignores both) and read by `make capacity`
+(benchmarks/capacity.py; the scale-out file with `--measurements`)."""
 
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 LAST_RUN = Path(__file__).with_name("last-run.json")
+# Its own file, so that a scale-out run leaves the single-node figures `make capacity` reads.
+LAST_SCALE_OUT_RUN = Path(__file__).with_name("last-run-scale-out.json")
+# The conditions' `setup` (benchmarks/setups.py) of a run without `--scale-out`, and of the
+# files written before there was a setup to state.
+SINGLE_NODE = "single node: PostgreSQL directly, one Redis"
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import psycopg
-import redis
 
 from benchmarks.load import Result
 from benchmarks.measurements import EndpointCosts, Measurements
 from benchmarks.per_request import Counts
 from benchmarks.servers import ROOT, gunicorn_description
+from benchmarks.setups import Setup
 
 Conditions = dict[str, str | int | float | bool]
 
@@ -49,12 +49,15 @@ def cpu_model() -> str:
     return match.group(1).strip() if match else "unknown"
 
 
-def conditions(args: argparse.Namespace, scale: dict[str, int]) -> Conditions:
-    """What the figures are worth comparing with: the code, the harness, the machine."""
+def conditions(args: argparse.Namespace, scale: dict[str, int], setup: Setup) -> Conditions:
+    """What the figures are worth comparing with: the setup, the code, the harness, the
+    machine."""
     with psycopg.connect(args.database_url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         postgresql = row[0] if row else "unknown"
     return {
+        "setup": setup.description,
+        "scale_out": setup.scale_out,
         "smoke": bool(args.smoke),
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -67,12 +70,13 @@ def conditions(args: argparse.Namespace, scale: dict[str, int]) -> Conditions:
         + (f", one user with {scale['big']}" if scale["big"] else ""),
         "server": gunicorn_description(args.workers) + ", DJANGO_DEBUG=0",
         "postgresql": postgresql,
-        "redis": str(redis.Redis.from_url(args.redis_url).info("server")["redis_version"]),
+        "redis": str(setup.redis_nodes()[0].info("server")["redis_version"]),
         "load_before": load_average(),
     }
 
 
 def print_conditions(run: Conditions) -> None:
+    print(f"setup: {run['setup']}")
     print(f"commit {run['commit']}, {run['date']}")
     print(
         f"wrk {run['wrk']}, {run['rounds']} rounds of {run['round_seconds']} s, {run['server']}, "
@@ -83,10 +87,15 @@ def print_conditions(run: Conditions) -> None:
 
 
 def print_report(
-    results: dict[str, Result], counts: dict[str, Counts], memory: list[float]
+    results: dict[str, Result], counts: dict[str, Counts], memory: list[float], setup: str
 ) -> None:
+    """The figures, each table headed by the setup they were measured in (`setup`), so that
+    a table copied alone still says it."""
     print()
-    print("Per round (requests/s, p50 ms, p99 ms; ratio of requests/s to the floor's round):")
+    print(
+        f"Per round, {setup} (requests/s, p50 ms, p99 ms; ratio of requests/s to the floor's "
+        "round):"
+    )
     for result in results.values():
         print(f"  {result.endpoint.name}")
         floor = results.get(result.endpoint.floor or "")
@@ -105,8 +114,8 @@ def print_report(
         "  per request"
     )
     print(
-        "Medians of the rounds (x floor: median requests/s over the floor's median; p99 x: "
-        "median p99 over the floor's median p99):"
+        f"Medians of the rounds, {setup} (x floor: median requests/s over the floor's median; "
+        "p99 x: median p99 over the floor's median p99):"
     )
     print(header)
     for name, result in results.items():
@@ -121,7 +130,7 @@ def print_report(
             f"{result.median('p50_ms'):9.2f}{result.median('p99_ms'):9.2f}"
             f"{ratio:>9}{p99_ratio:>8}  {counts[name].label}"
         )
-    print_costs(results, counts)
+    print_costs(results, counts, setup)
     if memory:
         print(f"\nworker peak memory (VmHWM): {', '.join(f'{m:.1f} MiB' for m in memory)}")
 
@@ -130,13 +139,14 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def print_costs(results: dict[str, Result], counts: dict[str, Counts]) -> None:
+def print_costs(results: dict[str, Result], counts: dict[str, Counts], setup: str) -> None:
     print(
-        "\nCost per request. CPU ms (service: gunicorn's processes; Redis: its main thread;\n"
-        "PostgreSQL: the whole cluster): medians of the rounds, the CPU over each round over\n"
-        "the requests wrk completed in it. SQL statements, Redis round trips and DB held ms\n"
-        "(the time a database connection is held: statements, transactions to their end):\n"
-        "medians of single requests to the counting server."
+        f"\nCost per request, {setup}.\n"
+        "CPU ms (service: gunicorn's processes; Redis: its main thread, a cluster's summed\n"
+        "over its primaries; PostgreSQL: the whole cluster): medians of the rounds, the CPU\n"
+        "over each round over the requests wrk completed in it. SQL statements, Redis round\n"
+        "trips and DB held ms (the time a database connection is held: statements,\n"
+        "transactions to their end): medians of single requests to the counting server."
     )
     print(
         f"{'endpoint':<28}{'service':>9}{'Redis':>9}{'PgSQL':>9}{'SQL':>6}{'Redis':>6}"

@@ -1,8 +1,8 @@
 """The benchmark's data: a database of its own, seeded with `INSERT ... SELECT generate_series`,
 an empty Redis database, and a fresh key for each user the endpoints send requests as.
 
-Everything but `ensure_database` runs after `django.setup()`, with the benchmark's settings;
-that is why the models are imported inside the functions."""
+Everything but `ensure_database` and `flush_redis` runs after `django.setup()`, with the
+benchmark's settings; that is why the models are imported inside the functions."""
 
 import json
 import re
@@ -99,8 +99,11 @@ def seed(scale: dict[str, int], database_url: str) -> None:
     print(f"data: seeded {wanted} in {time.monotonic() - started:.1f} s")
 
 
-def flush_redis(redis_url: str) -> None:
-    redis.Redis.from_url(redis_url).flushdb()
+def flush_redis(nodes: list[redis.Redis]) -> None:
+    """Empties the service's database on each Redis server: the one Redis's (database 9 by
+    default, never the others), or database 0 of every primary of the private cluster."""
+    for node in nodes:
+        node.flushdb()
 
 
 def issue_keys() -> dict[str, KeyHolder]:

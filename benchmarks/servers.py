@@ -19,9 +19,11 @@ HOST = "127.0.0.1"
 SERVER_START_TIMEOUT = 30.0
 
 
-def configure_environment(database_url: str, redis_url: str) -> None:
+def configure_environment(database_url: str, redis_url: str, *, redis_cluster: bool) -> None:
     """The benchmark's settings in this process's environment: the servers inherit them, and
-    the seeding, run here, uses the same database and Redis through the same settings."""
+    the seeding, run here, uses the same database and Redis through the same settings. The
+    database directly: a server that goes through PgBouncer is given its URL and
+    DATABASE_TRANSACTION_POOLING=1 on top (benchmarks/setups.py)."""
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
@@ -29,7 +31,9 @@ def configure_environment(database_url: str, redis_url: str) -> None:
             "DJANGO_SECRET_KEY": "benchmark-only-not-a-secret",
             "DJANGO_ALLOWED_HOSTS": HOST,
             "DATABASE_URL": database_url,
+            "DATABASE_TRANSACTION_POOLING": "0",
             "REDIS_URL": redis_url,
+            "REDIS_CLUSTER": "1" if redis_cluster else "0",
         }
     )
 

@@ -19,6 +19,11 @@ from rest_framework.test import APIClient
 from apikeys.keycache import CHANGES
 from apikeys.keys import KEY_PATTERN
 from apiproject.api.ratelimit import IN_MEMORY_COUNTERS
+from benchmarks.private_servers import (
+    PrivateRedisCluster,
+    pgbouncer_unavailable_reason,
+    private_redis_cluster,
+)
 from tests.factories import APIKeyFactory, UserFactory
 from tests.kit import (
     GITHUB_KEY,
@@ -32,7 +37,6 @@ from tests.kit import (
 from users.models import User
 
 IN_CI = os.environ.get("CI") == "true"
-PGBOUNCER = Path(os.environ.get("PGBOUNCER_PATH", "/usr/sbin/pgbouncer"))
 
 
 @pytest.fixture(autouse=True)
@@ -99,12 +103,6 @@ def _redis_only(request: pytest.FixtureRequest) -> None:
         pytest.skip(reason)
 
 
-def pgbouncer_unavailable_reason() -> str | None:
-    if not PGBOUNCER.exists():
-        return f"needs {PGBOUNCER} (apt-get install -y pgbouncer)"
-    return None
-
-
 @pytest.fixture(autouse=True)
 def _pgbouncer_only(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("pgbouncer") and (reason := pgbouncer_unavailable_reason()):
@@ -114,12 +112,13 @@ def _pgbouncer_only(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[object]:
-    """A private Redis Cluster of three primaries (tests.servers.PrivateRedisCluster), started
-    once for the whole run by the first test that asks for it. A test that stops a node resumes
-    it and waits for the cluster to be whole again."""
-    from tests.servers import private_redis_cluster  # it imports this module
+def redis_cluster() -> Iterator[PrivateRedisCluster]:
+    """A private Redis Cluster of three primaries (benchmarks.private_servers), started once
+    for the whole run by the first test that asks for it. A test that stops a node resumes it
+    and waits for the cluster to be whole again."""
+    from tests.servers import require_redis_cluster_tools  # it imports this module
 
+    require_redis_cluster_tools()
     with private_redis_cluster() as cluster:
         yield cluster
 

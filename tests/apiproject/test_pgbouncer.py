@@ -19,14 +19,13 @@ import pytest
 from django.conf import settings
 from django.db import connection as test_database
 
+from benchmarks.private_servers import PrivatePgBouncer, private_pgbouncer
 from tests.processes import Server, manage_py, migrate_with_superuser, python_output
 from tests.servers import (
-    PrivatePgBouncer,
     Reply,
     database_for_servers,
     gunicorn_servers,
     issue_server_key,
-    private_pgbouncer,
     require_pgbouncer,
     require_redis,
     send,

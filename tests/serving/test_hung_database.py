@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from apikeys import keys
+from benchmarks.private_servers import private_pgbouncer
 from tests.processes import manage_py
-from tests.servers import private_pgbouncer
 from tests.serving.stack import fetch, private_postgresql, serving_stack
 
 API_DEADLINE = 6.0  # connect 3 s, health check 3 s, statement 5 s (+0.25 s)
