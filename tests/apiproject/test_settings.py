@@ -1,21 +1,22 @@
-"""Settings read from the environment (run in fresh processes), and the public API docs."""
+"""Settings read from the environment, and the public API docs."""
 
+import os
 import re
-import subprocess
+import runpy
 from http import HTTPStatus
+from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 from django.contrib.staticfiles import finders
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from tests.processes import PROJECT_DIR, python_output, run_python
+from tests.processes import PROJECT_DIR, project_environment, run_python
 
-PRINT_DATABASE = (
-    "import django; django.setup(); from django.conf import settings; "
-    "database = settings.DATABASES['default']; print(database['ENGINE']); print(database['NAME'])"
-)
 ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)["']""")
+SETTINGS_FILE = PROJECT_DIR / "apiproject" / "settings.py"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"  # never connected to: checks only read settings
 # (environment, the setting the refusal names), each refused at startup.
 BAD_ENVIRONMENTS = {
@@ -57,8 +58,12 @@ BAD_ENVIRONMENTS = {
 }
 
 
-def django_setup(**environment: str) -> subprocess.CompletedProcess:
-    return run_python(["-c", "import django; django.setup()"], **environment)
+def settings_from(**environment: str) -> dict[str, Any]:
+    """The settings a fresh process configured by `environment` alone reads: the settings
+    module run anew in this process on that environment. (A process costs a second of CPU; what
+    it adds, django.setup() and the checks, the `manage.py check` tests run in processes.)"""
+    with mock.patch.dict(os.environ, project_environment(**environment), clear=True):
+        return runpy.run_path(str(SETTINGS_FILE))
 
 
 # --- settings from the environment ----------------------------------------------------------
@@ -68,30 +73,32 @@ def django_setup(**environment: str) -> subprocess.CompletedProcess:
 def test_settings_refuse_to_start_naming_a_bad_setting(bad):
     environment, setting = BAD_ENVIRONMENTS[bad]
 
-    result = django_setup(**environment)
+    with pytest.raises(ImproperlyConfigured, match=setting):
+        settings_from(**environment)
+
+
+def test_a_bad_setting_stops_the_process_at_startup():
+    result = run_python(["-c", "import django; django.setup()"], DJANGO_DEBUG="maybe")
 
     assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert setting in result.stderr
+    assert "ImproperlyConfigured: DJANGO_DEBUG" in result.stderr
 
 
 def test_settings_start_without_a_secret_key_in_debug():
-    result = django_setup(DJANGO_DEBUG="1")
-
-    assert result.returncode == 0, result.stderr
+    assert settings_from(DJANGO_DEBUG="1")["SECRET_KEY"]
 
 
 def test_settings_start_with_good_rates_and_use_them():
-    printed = python_output(
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.API_RATE_LIMIT, s.API_FAILED_AUTH_RATE_LIMIT, s.API_TRUSTED_PROXY_COUNT)",
+    configured = settings_from(
         DJANGO_SECRET_KEY="x",
         API_RATE_LIMIT="250/m",
         API_FAILED_AUTH_RATE_LIMIT="1000000/m",
         API_TRUSTED_PROXY_COUNT="2",
     )
 
-    assert printed == ["250/m 1000000/m 2"]
+    assert configured["API_RATE_LIMIT"] == "250/m"
+    assert configured["API_FAILED_AUTH_RATE_LIMIT"] == "1000000/m"
+    assert configured["API_TRUSTED_PROXY_COUNT"] == 2
 
 
 @pytest.mark.parametrize("redis_url", [None, LOCAL_REDIS_URL], ids=["memory", "redis"])
@@ -106,69 +113,61 @@ def test_manage_check_is_clean_with_a_secret_key_and_either_cache(redis_url):
 
 
 def test_a_redis_cluster_is_django_redis_on_our_cluster_client_with_every_seed():
-    printed = python_output(
-        "import django; django.setup(); from django.conf import settings; "
-        "cache = settings.CACHES['default']; print(cache['LOCATION']); "
-        "print(cache['OPTIONS']['CLIENT_CLASS']); print(cache['OPTIONS']['SOCKET_TIMEOUT'])",
+    cache = settings_from(
         DJANGO_SECRET_KEY="x",
         REDIS_CLUSTER="1",
         REDIS_URL="rediss://:pw@10.0.0.1:7000/0, rediss://:pw@10.0.0.2:7000/0",
-    )
+    )["CACHES"]["default"]
 
-    assert printed == [
-        "rediss://:pw@10.0.0.1:7000/0,rediss://:pw@10.0.0.2:7000/0",
-        "apiproject.api.rediscluster.RedisClusterClient",
-        "0.25",
-    ]
+    assert cache["LOCATION"] == "rediss://:pw@10.0.0.1:7000/0,rediss://:pw@10.0.0.2:7000/0"
+    assert cache["OPTIONS"]["CLIENT_CLASS"] == "apiproject.api.rediscluster.RedisClusterClient"
+    assert cache["OPTIONS"]["SOCKET_TIMEOUT"] == 0.25
 
 
 def test_database_url_selects_postgresql():
-    printed = python_output(
-        PRINT_DATABASE,
-        DJANGO_SECRET_KEY="x",
-        DATABASE_URL="postgres://someone:pw@db.example:5432/somedb",
-    )
+    database = settings_from(
+        DJANGO_SECRET_KEY="x", DATABASE_URL="postgres://someone:pw@db.example:5432/somedb"
+    )["DATABASES"]["default"]
 
     # Django's PostgreSQL backend with client-side deadlines (apiproject/postgresql/base.py).
-    assert printed == ["apiproject.postgresql", "somedb"]
-
-
-PRINT_STATEMENT_LIMIT = (
-    "import django; django.setup(); from django.conf import settings; "
-    "database = settings.DATABASES['default']; options = database['OPTIONS']; "
-    "print(options.get('options')); print(options.get('transaction_statement_timeout')); "
-    "print(options.get('prepare_threshold', 'unset')); "
-    "print(database.get('DISABLE_SERVER_SIDE_CURSORS', False))"
-)
+    assert (database["ENGINE"], database["NAME"]) == ("apiproject.postgresql", "somedb")
 
 
 @pytest.mark.parametrize(
     ("pooling", "expected"),
     [
         # A session setting, sent at connection (libpq's startup `options`).
-        ("0", ["-c statement_timeout=2500", "None", "unset", "False"]),
+        ("0", ("-c statement_timeout=2500", None, "unset", False)),
         # PgBouncer refuses `options`: set by the backend in each transaction instead, and
         # nothing that outlives a transaction (apiproject/postgresql/base.py).
-        ("1", ["None", "2500", "None", "True"]),
+        ("1", (None, 2500, None, True)),
     ],
     ids=["direct", "transaction-pooling"],
 )
 def test_where_the_statement_limit_is_set(pooling, expected):
-    printed = python_output(
-        PRINT_STATEMENT_LIMIT,
+    database = settings_from(
         DJANGO_SECRET_KEY="x",
         DATABASE_URL="postgres://someone:pw@db.example:5432/somedb",
         DATABASE_STATEMENT_TIMEOUT="2.5",
         DATABASE_TRANSACTION_POOLING=pooling,
-    )
+    )["DATABASES"]["default"]
+    options = database["OPTIONS"]
 
-    assert printed == expected
+    assert (
+        options.get("options"),
+        options.get("transaction_statement_timeout"),
+        options.get("prepare_threshold", "unset"),
+        database.get("DISABLE_SERVER_SIDE_CURSORS", False),
+    ) == expected
 
 
 def test_default_database_is_sqlite_beside_manage_py():
-    printed = python_output(PRINT_DATABASE, DJANGO_SECRET_KEY="x")
+    database = settings_from(DJANGO_SECRET_KEY="x")["DATABASES"]["default"]
 
-    assert printed == ["django.db.backends.sqlite3", str(PROJECT_DIR / "db.sqlite3")]
+    assert (database["ENGINE"], database["NAME"]) == (
+        "django.db.backends.sqlite3",
+        str(PROJECT_DIR / "db.sqlite3"),
+    )
 
 
 # --- /api/schema and /api/docs are public ---------------------------------------------------
