@@ -33,9 +33,12 @@ SERVE_PORT = $(if $(filter file,$(origin PORT)),8080,$(PORT))
 serve: install
 	PORT=$(SERVE_PORT) deploy/serve.sh
 
-# The whole test suite; PYTEST_ARGS adds pytest options (e.g. PYTEST_ARGS="-k users -x").
+# The whole test suite in TEST_WORKERS processes (docs/testing.md); PYTEST_ARGS adds pytest
+# options (e.g. PYTEST_ARGS="-k users -x"). Python's bytecode cache on: every process the tests
+# start imports the project.
+TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The API against Django's floor under gunicorn, PostgreSQL and Redis (docs/performance.md).
 # BENCH_ARGS adds options, e.g. BENCH_ARGS="--scale large", BENCH_ARGS="--smoke", or

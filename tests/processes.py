@@ -2,9 +2,11 @@
 commands from a shell."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -50,9 +52,32 @@ def manage_py(*args: str, **environment: str) -> str:
     return result.stdout
 
 
+def migrate(**environment: str) -> None:
+    """Migrates the database `environment` names. A SQLite file gets a copy of one migrated
+    once per test process instead: `migrate` costs a process and seconds each time."""
+    database_url = environment["DATABASE_URL"]
+    if database_url.startswith(SQLITE_URL_PREFIX):
+        shutil.copyfile(migrated_sqlite_template(), database_url.removeprefix(SQLITE_URL_PREFIX))
+    else:
+        manage_py("migrate", "-v0", **environment)
+
+
+SQLITE_URL_PREFIX = "sqlite:///"
+_migrated_sqlite_files: list[Path] = []
+
+
+def migrated_sqlite_template() -> Path:
+    if not _migrated_sqlite_files:
+        template = Path(tempfile.mkdtemp(prefix="apiproject-migrated-")) / "db.sqlite3"
+        database_url = f"{SQLITE_URL_PREFIX}{template}"
+        manage_py("migrate", "-v0", DJANGO_SECRET_KEY="x", DATABASE_URL=database_url)
+        _migrated_sqlite_files.append(template)
+    return _migrated_sqlite_files[0]
+
+
 def migrate_with_superuser(username: str, **environment: str) -> None:
     """Migrates the database `environment` names and adds the superuser `username` to it."""
-    manage_py("migrate", "-v0", **environment)
+    migrate(**environment)
     manage_py(
         "createsuperuser",
         "--noinput",

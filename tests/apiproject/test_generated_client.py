@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.kit import GITHUB_KEY, GitHubKey, github_keys_json
-from tests.processes import run_python, serving
+from tests.processes import migrate, run_python, serving
 
 IN_CI = os.environ.get("CI") == "true"
 PACKAGE = "generated_api_client"
@@ -90,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         alice_key = manage("createapikey", "alice", "--name", "first").splitlines()[-1]
         return alice_key, staff_key
 
-    manage("migrate", "-v0")
+    migrate(**environment)
     # The users are made while the server starts.
     with ThreadPoolExecutor(max_workers=1) as pool:
         keys = pool.submit(users_and_keys)

@@ -11,7 +11,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.processes import manage_py, serving
+from tests.processes import manage_py, migrate, serving
 
 WRITERS = 30
 CLIENTS = 8
@@ -33,7 +33,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """A threaded runserver on a fresh SQLite file, as `make run` serves, and fresh keys."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'db.sqlite3'}"
     env = {"DJANGO_DEBUG": "1", "DATABASE_URL": database_url}
-    manage_py("migrate", "-v0", **env)
+    migrate(**env)
     printed = manage_py("shell", "-c", KEYS_SCRIPT, **env)
     keys = [line for line in printed.split() if line.startswith("ak_")]
     with serving(["manage.py", "runserver", "127.0.0.1:{port}", "--noreload"], **env) as url:

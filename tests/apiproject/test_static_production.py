@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.processes import manage_py, serving
+from tests.processes import manage_py, migrate, serving
 
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
@@ -21,8 +21,8 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         "DJANGO_STATIC_ROOT": str(workdir / "static"),
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
     }
-    for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
-        manage_py(*command, **environment)
+    migrate(**environment)
+    manage_py("collectstatic", "--noinput", "-v0", **environment)
     with serving(
         ["-m", "gunicorn", "apiproject.wsgi", "-b", "127.0.0.1:{port}", "-w", "1"], **environment
     ) as base_url:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, redis_unavailable_reason
 from tests.serving.stack import NGINX, POSTGRESQL_BIN, PrivatePostgreSQL, private_postgresql
 
 SERVING_TESTS = Path(__file__).parent
@@ -22,13 +23,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
 
 
-# Session-scoped so that it comes before the modules' stack fixtures, which would otherwise
-# start (and fail) first.
+# The markers' rules (and the binaries'), session-scoped so that they come before the modules'
+# stack fixtures: those would otherwise start a whole stack for tests that then skip.
 @pytest.fixture(scope="session", autouse=True)
-def _nginx_and_postgresql_binaries() -> None:
+def _what_the_stack_needs() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
     missing = [str(path) for path in (NGINX, POSTGRESQL_BIN / "initdb") if not path.exists()]
+    reason = redis_unavailable_reason()
     if missing:
         reason = f"needs {', '.join(missing)} (apt-get install -y nginx postgresql-15)"
+    if reason:
         if IN_CI:
             pytest.fail(f"CI requires the serving stack: {reason}")
         pytest.skip(reason)

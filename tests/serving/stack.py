@@ -166,7 +166,8 @@ def serving_stack(**environment: str) -> Iterator[Stack]:
     env = project_environment(
         DJANGO_SECRET_KEY="tests-only-not-a-secret",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_STATIC_ROOT=str(Path(tempfile.gettempdir()) / "apiproject-stack-static"),
+        # One per test process: `make test`'s workers may run two stacks at once.
+        DJANGO_STATIC_ROOT=str(Path(tempfile.gettempdir()) / f"apiproject-static-{os.getpid()}"),
         **environment,
     )
     env.update(PORT=str(port), PYTHON=str(PROJECT_DIR / ".venv" / "bin" / "python"))
