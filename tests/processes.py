@@ -1,6 +1,7 @@
 """Our own code in fresh processes: settings are read at startup, and operators run
 commands from a shell."""
 
+import atexit
 import os
 import shutil
 import socket
@@ -68,7 +69,9 @@ _migrated_sqlite_files: list[Path] = []
 
 def migrated_sqlite_template() -> Path:
     if not _migrated_sqlite_files:
-        template = Path(tempfile.mkdtemp(prefix="apiproject-migrated-")) / "db.sqlite3"
+        directory = tempfile.mkdtemp(prefix="apiproject-migrated-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        template = Path(directory) / "db.sqlite3"
         database_url = f"{SQLITE_URL_PREFIX}{template}"
         manage_py("migrate", "-v0", DJANGO_SECRET_KEY="x", DATABASE_URL=database_url)
         _migrated_sqlite_files.append(template)
