@@ -11,8 +11,11 @@ import pytest
 import yaml
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse
 from django.urls import reverse
+from rest_framework.test import APIClient
 
+from tests.kit import GITHUB_KEY, github_keys_json, leak_reports_enabled
 from tests.processes import PROJECT_DIR, project_environment, run_python
 
 ASSET_URL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)["']""")
@@ -173,13 +176,17 @@ def test_default_database_is_sqlite_beside_manage_py():
 # --- /api/schema and /api/docs are public ---------------------------------------------------
 
 
-@pytest.fixture
-def schema_response(anonymous_client, leak_reports):
-    # With leak reports on, the schema holds every operation (docs/api.md, "Leak reports").
-    return anonymous_client.get(reverse("schema"))
+@pytest.fixture(scope="module")
+def schema_response(tmp_path_factory: pytest.TempPathFactory) -> HttpResponse:
+    # Generated once: every test below reads the same document (a second each otherwise). With
+    # leak reports on, the schema holds every operation (docs/api.md, "Leak reports").
+    keys_file = tmp_path_factory.mktemp("leak-reports") / "github-keys.json"
+    keys_file.write_text(github_keys_json(GITHUB_KEY))
+    with leak_reports_enabled(keys_file):
+        return APIClient().get(reverse("schema"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def schema(schema_response) -> dict:
     return yaml.safe_load(schema_response.content)
 
