@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,13 @@ from benchmarks.private_servers import (
     redis_cluster_unavailable_reason,
 )
 from tests.conftest import IN_CI, redis_unavailable_reason
-from tests.processes import Server, free_port, manage_py, serving_several
+from tests.processes import (
+    Server,
+    free_port,
+    manage_py,
+    migrate_with_superuser,
+    serving_several,
+)
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
@@ -109,6 +116,32 @@ def alternating_gets(servers: list[Server], key: str, count: int, *, threads: in
             for index in range(count)
         ]
         return [future.result() for future in futures]
+
+
+def statuses(replies: list[Reply]) -> list[int]:
+    return [reply.status for reply in replies]
+
+
+def assert_each_window_serves_exactly(replies: list[Reply], limit: int) -> None:
+    """Each rate-limit window served `limit` of `replies` (all, when fewer came) and answered
+    the rest 429, and nothing else."""
+    assert set(statuses(replies)) <= {HTTPStatus.OK, HTTPStatus.TOO_MANY_REQUESTS}
+    for window in by_window(replies):
+        served = statuses(window).count(HTTPStatus.OK)
+        assert served == min(limit, len(window))
+        assert statuses(window).count(HTTPStatus.TOO_MANY_REQUESTS) == len(window) - served
+
+
+def assert_remaining_counts_down_once_per_served_request(replies: list[Reply], limit: int) -> None:
+    """In each window, the served replies of a fresh key said limit - 1, limit - 2... remaining:
+    each request counted once, whichever process served it."""
+    for window in by_window(replies):
+        remaining = sorted(
+            reply.int_header("X-RateLimit-Remaining")
+            for reply in window
+            if reply.status == HTTPStatus.OK
+        )
+        assert remaining == list(range(limit - len(remaining), limit))
 
 
 def by_window(replies: list[Reply]) -> list[list[Reply]]:
@@ -195,6 +228,14 @@ def database_for_servers(tmp_path: Path) -> Iterator[str]:
             yield f"postgres://{credentials}@{database['HOST']}:{port}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def migrated_database_for_servers(tmp_path: Path, superuser: str) -> Iterator[str]:
+    """database_for_servers, migrated, with the superuser `superuser` in it."""
+    with database_for_servers(tmp_path) as database_url:
+        migrate_with_superuser(superuser, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url)
+        yield database_url
 
 
 @contextmanager

@@ -16,14 +16,14 @@ from http import HTTPStatus
 import pytest
 
 from apikeys.keycache.store import record_key
-from tests.processes import Server, migrate_with_superuser, python_output
+from tests.processes import Server, python_output
 from tests.servers import (
     PrivateRedis,
     Reply,
-    database_for_servers,
     get,
     gunicorn_servers,
     issue_server_key,
+    migrated_database_for_servers,
     private_redis,
     require_redis,
     send,
@@ -150,10 +150,11 @@ def stage(tmp_path_factory, django_db_blocker) -> Iterator[Stage]:
     require_redis()
     with (
         django_db_blocker.unblock(),
-        database_for_servers(tmp_path_factory.mktemp("outages")) as database_url,
+        migrated_database_for_servers(
+            tmp_path_factory.mktemp("outages"), SUPERUSER
+        ) as database_url,
         private_redis() as redis,
     ):
-        migrate_with_superuser(SUPERUSER, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url)
         python_output(
             "import django\ndjango.setup()\nfrom users.models import User\n"
             f"User.objects.create_user({USER!r}, {USER + '@example.com'!r})\n",

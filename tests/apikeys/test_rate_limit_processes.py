@@ -18,19 +18,22 @@ import pytest
 from django.conf import settings
 
 from tests.kit import REFUSING_REDIS_URL
-from tests.processes import Server, migrate_with_superuser
+from tests.processes import Server
 from tests.servers import (
     HOST,
     PROJECTS_PATH,
     Reply,
     alternating_gets,
+    assert_each_window_serves_exactly,
+    assert_remaining_counts_down_once_per_served_request,
     by_window,
-    database_for_servers,
     get,
     gunicorn_servers,
     issue_server_key,
+    migrated_database_for_servers,
     require_redis,
     send,
+    statuses,
 )
 
 pytestmark = pytest.mark.redis
@@ -47,19 +50,14 @@ SLOW_CACHE_BUDGET = 2.0  # seconds a request may take when Redis never answers
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
-def statuses(replies: list[Reply]) -> list[int]:
-    return [reply.status for reply in replies]
-
-
 @pytest.fixture(scope="module")
 def server_database(tmp_path_factory, django_db_blocker) -> Iterator[str]:
     """DATABASE_URL of a fresh, migrated database with the user USERNAME."""
     require_redis()
     with (
         django_db_blocker.unblock(),
-        database_for_servers(tmp_path_factory.mktemp("servers")) as database_url,
+        migrated_database_for_servers(tmp_path_factory.mktemp("servers"), USERNAME) as database_url,
     ):
-        migrate_with_superuser(USERNAME, DJANGO_SECRET_KEY="x", DATABASE_URL=database_url)
         yield database_url
 
 
@@ -144,22 +142,12 @@ def test_concurrent_burst_is_answered_only_with_200_or_429(burst):
 
 
 def test_concurrent_burst_serves_exactly_the_limit_in_each_window(burst):
-    for window in by_window(burst):
-        served = statuses(window).count(HTTPStatus.OK)
-        refused = statuses(window).count(HTTPStatus.TOO_MANY_REQUESTS)
-        assert served == min(DEFAULT_LIMIT, len(window))
-        assert refused == len(window) - served
+    assert_each_window_serves_exactly(burst, DEFAULT_LIMIT)
 
 
 def test_concurrent_burst_counts_remaining_down_once_per_served_request(burst):
     # The key is fresh, so each window's count starts at 1 with this burst's first request.
-    for window in by_window(burst):
-        remaining = sorted(
-            reply.int_header("X-RateLimit-Remaining")
-            for reply in window
-            if reply.status == HTTPStatus.OK
-        )
-        assert remaining == list(range(DEFAULT_LIMIT - len(remaining), DEFAULT_LIMIT))
+    assert_remaining_counts_down_once_per_served_request(burst, DEFAULT_LIMIT)
 
 
 def test_concurrent_burst_shares_one_count_across_both_servers(burst, shared_servers):
@@ -249,10 +237,7 @@ def test_a_keys_usage_counts_the_mix_of_answers_exactly_across_servers(usage_mix
 
 
 def test_key_with_its_own_limit_is_served_that_many_times_per_window(own_limit_replies):
-    for window in by_window(own_limit_replies):
-        served = statuses(window).count(HTTPStatus.OK)
-        assert served == min(OWN_LIMIT, len(window))
-        assert statuses(window).count(HTTPStatus.TOO_MANY_REQUESTS) == len(window) - served
+    assert_each_window_serves_exactly(own_limit_replies, OWN_LIMIT)
 
 
 def test_key_with_its_own_limit_reports_it_in_the_limit_header(own_limit_replies):
